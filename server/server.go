@@ -1,0 +1,221 @@
+// Package server is the tpdns server type for caddy: it turns a Corefile
+// into listeners, routes each query to the plugin chain of the most
+// specific zone, and makes every reply fit its transport.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"maps"
+	"net"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/miekg/dns"
+
+	"github.com/tpdns/tpdns/plugin"
+)
+
+// shutdownTimeout bounds how long Stop waits for queries in flight.
+const shutdownTimeout = 5 * time.Second
+
+// Server serves the zones of one listen address over UDP and TCP. It
+// implements caddy.GracefulServer, so a reload hands its sockets to the
+// next configuration's Server for the same address.
+type Server struct {
+	addr  string
+	zones map[string]*zoneConfig
+	quiet bool
+
+	mu       sync.Mutex
+	stopped  bool
+	running  []*transport
+	sockets  []interface{ Close() error }
+	shutdown sync.WaitGroup
+}
+
+// zoneConfig is what the server needs to answer for one zone.
+type zoneConfig struct {
+	chain      plugin.Handler // nil when the block has no plugins
+	stacktrace bool
+}
+
+// transport is one miekg/dns server, UDP or TCP, of a Server.
+type transport struct {
+	srv     *dns.Server
+	started chan struct{} // closed once srv serves or has given up
+	once    sync.Once
+}
+
+func (t *transport) markStarted() { t.once.Do(func() { close(t.started) }) }
+
+var _ caddy.GracefulServer = (*Server)(nil)
+
+func newServer(addr string, quiet bool) *Server {
+	return &Server{addr: addr, zones: map[string]*zoneConfig{}, quiet: quiet}
+}
+
+// Address implements caddy.GracefulServer: reloads pair old and new servers
+// by it.
+func (s *Server) Address() string { return s.addr }
+
+// WrapListener implements caddy.GracefulServer.
+func (s *Server) WrapListener(ln net.Listener) net.Listener { return ln }
+
+// Listen implements caddy.TCPServer.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return nil, err
+	}
+	s.remember(ln)
+	return ln, nil
+}
+
+// ListenPacket implements caddy.UDPServer.
+func (s *Server) ListenPacket() (net.PacketConn, error) {
+	pc, err := net.ListenPacket("udp", s.addr)
+	if err != nil {
+		return nil, err
+	}
+	s.remember(pc)
+	return pc, nil
+}
+
+// remember keeps a socket so that Stop closes it even if it is never served
+// (when a later server of the same start fails to listen).
+func (s *Server) remember(c interface{ Close() error }) {
+	s.mu.Lock()
+	s.sockets = append(s.sockets, c)
+	s.mu.Unlock()
+}
+
+// Serve implements caddy.TCPServer.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.serve(&dns.Server{Listener: ln, Net: "tcp"}, ln)
+}
+
+// ServePacket implements caddy.UDPServer.
+func (s *Server) ServePacket(pc net.PacketConn) error {
+	// Read whole datagrams, however large, so that an oversized query is
+	// answered FORMERR instead of being cut short.
+	return s.serve(&dns.Server{PacketConn: pc, Net: "udp", UDPSize: dns.MaxMsgSize}, pc)
+}
+
+func (s *Server) serve(srv *dns.Server, sock interface{ Close() error }) error {
+	t := &transport{srv: srv, started: make(chan struct{})}
+	srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		s.ServeDNS(context.Background(), w, r)
+	})
+	srv.NotifyStartedFunc = t.markStarted
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return sock.Close()
+	}
+	s.sockets = append(s.sockets, sock)
+	s.running = append(s.running, t)
+	s.mu.Unlock()
+
+	defer t.markStarted()
+	return srv.ActivateAndServe()
+}
+
+// Stop implements caddy.Stopper: it stops reading new queries, waits up to
+// shutdownTimeout for those in flight, and closes the sockets.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	s.stopped = true
+	running, sockets := s.running, s.sockets
+	s.running, s.sockets = nil, nil
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, t := range running {
+		<-t.started
+		// An error means the transport had already ended: nothing to stop.
+		_ = t.srv.ShutdownContext(ctx)
+	}
+	for _, c := range sockets {
+		c.Close()
+	}
+	return nil
+}
+
+// OnStartupComplete implements caddy.AfterStartup: it lists what is served.
+func (s *Server) OnStartupComplete() {
+	if s.quiet {
+		return
+	}
+	host, port, _ := net.SplitHostPort(s.addr)
+	for _, zone := range slices.Sorted(maps.Keys(s.zones)) {
+		if host == "" {
+			fmt.Printf("%s:%s\n", zone, port)
+		} else {
+			fmt.Printf("%s:%s on %s\n", zone, port, host)
+		}
+	}
+}
+
+// ServeDNS answers r: it picks the chain of the most specific zone that
+// contains the query name ("." last), runs it, and writes the reply the
+// chain left to the server. A panic in a plugin is logged and answered
+// SERVFAIL; the server goes on.
+func (s *Server) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) {
+	rw := &responseWriter{ResponseWriter: w, req: r}
+	var zone *zoneConfig
+	defer func() {
+		if rec := recover(); rec != nil {
+			if zone != nil && zone.stacktrace {
+				log.Printf("[ERROR] Recovered from panic in server %q: %v\n%s", printableAddr(s.addr), rec, debug.Stack())
+			} else {
+				log.Printf("[ERROR] Recovered from panic in server %q: %v", printableAddr(s.addr), rec)
+			}
+			if !rw.written {
+				writeError(rw, r, dns.RcodeServerFailure)
+			}
+		}
+	}()
+
+	if len(r.Question) != 1 {
+		writeError(rw, r, dns.RcodeFormatError)
+		return
+	}
+	if opt := r.IsEdns0(); opt != nil && opt.Version() != 0 {
+		writeError(rw, r, dns.RcodeBadVers)
+		return
+	}
+	zone = s.match(r.Question[0].Name)
+	if zone == nil || zone.chain == nil {
+		writeError(rw, r, dns.RcodeRefused)
+		return
+	}
+	rcode, _ := zone.chain.ServeDNS(ctx, rw, r)
+	if !plugin.ClientWrite(rcode) && !rw.written {
+		writeError(rw, r, rcode)
+	}
+}
+
+// match returns the configuration of the most specific zone containing name.
+func (s *Server) match(name string) *zoneConfig {
+	name = strings.ToLower(name)
+	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+		if z, ok := s.zones[name[off:]]; ok {
+			return z
+		}
+	}
+	return s.zones["."]
+}
+
+// writeError answers r with rcode and nothing else.
+func writeError(w dns.ResponseWriter, r *dns.Msg, rcode int) {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	_ = w.WriteMsg(m) // a client that went away needs no reply
+}

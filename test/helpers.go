@@ -1,0 +1,136 @@
+// Package test holds the end-to-end tests of tpdns and the helpers they and
+// other packages' tests use: servers started in-process from a Corefile
+// string, the tpdns binary built and run, and DNS exchanges over loopback.
+package test
+
+import (
+	"bytes"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/miekg/dns"
+
+	"github.com/tpdns/tpdns/server"
+)
+
+// Instance is a server started in-process.
+type Instance struct {
+	*caddy.Instance
+}
+
+// Start serves corefile in-process and stops it when the test ends.
+func Start(t testing.TB, corefile string) *Instance {
+	t.Helper()
+	inst, err := server.Start(server.Input{Filename: "Corefile", Contents: []byte(corefile), Quiet: true})
+	if err != nil {
+		t.Fatalf("starting server: %v", err)
+	}
+	i := &Instance{inst}
+	t.Cleanup(func() { server.Stop(i.Instance) })
+	return i
+}
+
+// Reload restarts i with corefile, keeping its sockets.
+func (i *Instance) Reload(corefile string) error {
+	next, err := i.Restart(server.Input{Filename: "Corefile", Contents: []byte(corefile), Quiet: true})
+	i.Instance = next
+	return err
+}
+
+// UDPAddr returns the UDP address the n-th server listens on.
+func (i *Instance) UDPAddr(n int) string { return i.Servers()[n].LocalAddr().String() }
+
+// TCPAddr returns the TCP address the n-th server listens on.
+func (i *Instance) TCPAddr(n int) string { return i.Servers()[n].Addr().String() }
+
+// LogBuffer collects what the standard logger prints.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was logged so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// CaptureLog sends the standard logger's output, without timestamps, to a
+// buffer until the test ends. Tests that use it must not run in parallel.
+func CaptureLog(t testing.TB) *LogBuffer {
+	b := &LogBuffer{}
+	out, flags := log.Writer(), log.Flags()
+	log.SetOutput(b)
+	log.SetFlags(0)
+	t.Cleanup(func() {
+		log.SetOutput(out)
+		log.SetFlags(flags)
+	})
+	return b
+}
+
+// FreePort returns a port free for both UDP and TCP on 127.0.0.1.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return strconv.Itoa(port)
+		}
+	}
+	t.Fatal("no free port on 127.0.0.1")
+	return ""
+}
+
+// Query builds a query for name and type, with EDNS0 when bufsize > 0.
+func Query(name string, qtype uint16, bufsize uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	if bufsize > 0 {
+		m.SetEdns0(bufsize, false)
+	}
+	return m
+}
+
+// Exchange sends m over proto ("udp" or "tcp") to addr and returns the
+// reply; a reply with TC set is returned as it is.
+func Exchange(t testing.TB, proto, addr string, m *dns.Msg) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Net: proto, Timeout: 2 * time.Second, UDPSize: dns.MaxMsgSize}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("%s %s %s: %v", proto, addr, m.Question[0].String(), err)
+	}
+	return r
+}
+
+// BuildBinary builds cmd/tpdns into dir and returns its path.
+func BuildBinary(dir string) (string, error) {
+	bin := filepath.Join(dir, "tpdns")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/tpdns/tpdns/cmd/tpdns")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return bin, cmd.Run()
+}

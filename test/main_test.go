@@ -1,0 +1,40 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	_ "github.com/tpdns/tpdns/plugin/bind"
+	_ "github.com/tpdns/tpdns/plugin/errors"
+	_ "github.com/tpdns/tpdns/plugin/log"
+	_ "github.com/tpdns/tpdns/plugin/whoami"
+	_ "github.com/tpdns/tpdns/test/testplugins"
+)
+
+// tpdnsBinary is the binary built for the end-to-end tests.
+var tpdnsBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tpdns-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tpdnsBinary, err = BuildBinary(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building tpdns:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
