@@ -21,8 +21,15 @@ import (
 	"github.com/tpdns/tpdns/plugin"
 )
 
-// shutdownTimeout bounds how long Stop waits for queries in flight.
-const shutdownTimeout = 5 * time.Second
+const (
+	// shutdownTimeout bounds how long Stop waits for queries in flight.
+	shutdownTimeout = 5 * time.Second
+	// tcpDrainGrace is how long a stopping server keeps reading the TCP
+	// connections it has accepted: long enough for a query a client sent
+	// right after connecting, short enough not to stall a reload on idle
+	// connections.
+	tcpDrainGrace = 500 * time.Millisecond
+)
 
 // Server serves the zones of one listen address over UDP and TCP. It
 // implements caddy.GracefulServer, so a reload hands its sockets to the
@@ -35,8 +42,7 @@ type Server struct {
 	mu       sync.Mutex
 	stopped  bool
 	running  []*transport
-	sockets  []interface{ Close() error }
-	shutdown sync.WaitGroup
+	sockets []interface{ Close() error }
 }
 
 // zoneConfig is what the server needs to answer for one zone.
@@ -48,11 +54,29 @@ type zoneConfig struct {
 // transport is one miekg/dns server, UDP or TCP, of a Server.
 type transport struct {
 	srv     *dns.Server
-	started chan struct{} // closed once srv serves or has given up
+	tcp     *drainListener // nil for UDP
+	started chan struct{}  // closed once srv serves or has given up
+	done    chan struct{}  // closed when srv has returned
 	once    sync.Once
 }
 
 func (t *transport) markStarted() { t.once.Do(func() { close(t.started) }) }
+
+// stop stops reading new queries and waits, until ctx ends, for the
+// queries in flight to be answered.
+func (t *transport) stop(ctx context.Context) {
+	<-t.started
+	if t.tcp != nil {
+		t.tcp.drain(time.Now().Add(tcpDrainGrace))
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+		}
+		return
+	}
+	// An error means the transport had already ended: nothing to stop.
+	_ = t.srv.ShutdownContext(ctx)
+}
 
 var _ caddy.GracefulServer = (*Server)(nil)
 
@@ -97,18 +121,22 @@ func (s *Server) remember(c interface{ Close() error }) {
 
 // Serve implements caddy.TCPServer.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(&dns.Server{Listener: ln, Net: "tcp"}, ln)
+	dl := newDrainListener(ln)
+	t := &transport{srv: &dns.Server{Listener: dl, Net: "tcp"}, tcp: dl}
+	return s.serve(t, ln)
 }
 
 // ServePacket implements caddy.UDPServer.
 func (s *Server) ServePacket(pc net.PacketConn) error {
 	// Read whole datagrams, however large, so that an oversized query is
 	// answered FORMERR instead of being cut short.
-	return s.serve(&dns.Server{PacketConn: pc, Net: "udp", UDPSize: dns.MaxMsgSize}, pc)
+	t := &transport{srv: &dns.Server{PacketConn: pc, Net: "udp", UDPSize: dns.MaxMsgSize}}
+	return s.serve(t, pc)
 }
 
-func (s *Server) serve(srv *dns.Server, sock interface{ Close() error }) error {
-	t := &transport{srv: srv, started: make(chan struct{})}
+func (s *Server) serve(t *transport, sock interface{ Close() error }) error {
+	srv := t.srv
+	t.started, t.done = make(chan struct{}), make(chan struct{})
 	srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		s.ServeDNS(context.Background(), w, r)
 	})
@@ -122,6 +150,7 @@ func (s *Server) serve(srv *dns.Server, sock interface{ Close() error }) error {
 	s.running = append(s.running, t)
 	s.mu.Unlock()
 
+	defer close(t.done)
 	defer t.markStarted()
 	return srv.ActivateAndServe()
 }
@@ -137,11 +166,11 @@ func (s *Server) Stop() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, t := range running {
-		<-t.started
-		// An error means the transport had already ended: nothing to stop.
-		_ = t.srv.ShutdownContext(ctx)
+		wg.Go(func() { t.stop(ctx) })
 	}
+	wg.Wait()
 	for _, c := range sockets {
 		c.Close()
 	}
