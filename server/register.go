@@ -185,4 +185,3 @@ func Stop(inst *caddy.Instance) error {
 	inst.Stop()
 	return errors.Join(inst.ShutdownCallbacks()...)
 }
-

@@ -39,9 +39,9 @@ type Server struct {
 	zones map[string]*zoneConfig
 	quiet bool
 
-	mu       sync.Mutex
-	stopped  bool
-	running  []*transport
+	mu      sync.Mutex
+	stopped bool
+	running []*transport
 	sockets []interface{ Close() error }
 }
 

@@ -118,7 +118,7 @@ func TestMalformedQueriesGetFormerr(t *testing.T) {
 		"compression loop":   {loop, dns.RcodeFormatError},
 		"no question":        {noQuestion, dns.RcodeFormatError},
 		"label past the end": {append(append([]byte{}, valid[:12]...), 63, 'a', 'b'), dns.RcodeFormatError},
-		"opcode update": {update, dns.RcodeNotImplemented},
+		"opcode update":      {update, dns.RcodeNotImplemented},
 	} {
 		reply := exchangeRaw(t, addr, c.packet)
 		m := new(dns.Msg)

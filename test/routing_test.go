@@ -2,7 +2,9 @@ package test
 
 import (
 	"fmt"
+	"net"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -135,4 +137,27 @@ example:%[1]s {
 		}
 	}
 	assert.Equal(t, 6, strings.Count(logs.String(), `[ERROR] Recovered from panic in server "127.0.0.1:`+port+`": testpanic: boom`+"\n"))
+}
+
+func TestBindListensOnlyWhereTold(t *testing.T) {
+	port := FreePort(t)
+	inst := Start(t, fmt.Sprintf(`
+example.org:%[1]s {
+    bind 127.0.0.2 127.0.0.3
+    testanswer two-and-three
+}
+example.org:%[1]s {
+    bind 127.0.0.4
+    testanswer four
+}`, port))
+	assert.Len(t, inst.Servers(), 3, "one server per listen address")
+
+	for host, want := range map[string]string{"127.0.0.2": "two-and-three 0", "127.0.0.3": "two-and-three 0", "127.0.0.4": "four 0"} {
+		for _, proto := range []string{"udp", "tcp"} {
+			r := Exchange(t, proto, host+":"+port, Query("example.org.", dns.TypeTXT, 0))
+			assert.Equal(t, []string{want}, txt(r), "%s %s", proto, host)
+		}
+	}
+	_, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
+	assert.ErrorContains(t, err, "connection refused", "nothing listens on 127.0.0.1")
 }

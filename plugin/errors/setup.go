@@ -37,13 +37,13 @@ func parse(c *caddy.Controller) (*consolidator, bool, error) {
 		if seen++; seen > 1 {
 			return nil, false, c.Err("errors may appear once per server block")
 		}
-		if c.NextArg() {
+		if len(c.RemainingArgs()) > 0 {
 			return nil, false, c.ArgErr()
 		}
 		for c.NextBlock() {
 			switch c.Val() {
 			case "stacktrace":
-				if c.NextArg() {
+				if len(c.RemainingArgs()) > 0 {
 					return nil, false, c.ArgErr()
 				}
 				stacktrace = true

@@ -17,7 +17,7 @@ func init() { plugin.Register("whoami", setup) }
 
 func setup(c *caddy.Controller) (plugin.Plugin, error) {
 	c.Next()
-	if c.NextArg() {
+	if len(c.RemainingArgs()) > 0 {
 		return nil, c.ArgErr()
 	}
 	if c.NextBlock() {

@@ -1,0 +1,39 @@
+GO       ?= go
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS  := -X main.gitCommit=$(REVISION)
+FUZZTIME ?= 20s
+
+.PHONY: build run test test-deps lint fuzz clean
+
+## build: the tpdns binary, in bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tpdns ./cmd/tpdns
+
+## run: serve the example zone tp.internal on 127.0.0.1:1053
+run: build
+	./bin/tpdns --conf Corefile.example
+
+## test: vet, then every test (unit, end-to-end, fuzz seeds) with the race detector
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test-deps:
+	@./scripts/test-deps.sh
+
+## lint: staticcheck, pinned in go.mod as a tool
+lint:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "fuzz: $$t in $$(dirname $$f) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) "./$$(dirname $$f)" || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin
