@@ -139,10 +139,10 @@ func TestCorefileFromStdinAndGracefulStop(t *testing.T) {
 	go func() { p.done <- p.Cmd.Wait() }()
 	p.WaitAnswer(t, addr)
 
+	p.WaitOutput(t, ".:"+port+" on 127.0.0.1\ntpdns-") // printed after the pidfile is written
 	pid, err := os.ReadFile(pidfile)
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("%d\n", p.Cmd.Process.Pid), string(pid))
-	assert.Contains(t, p.Output.String(), ".:"+port+" on 127.0.0.1\ntpdns-")
 
 	p.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, p.Wait(t), p.Output.String())

@@ -42,6 +42,7 @@ func TestDigAgainstTheBinary(t *testing.T) {
 
 	// The log plugin's lines, in CoreDNS's format; names outside the
 	// server block's zone never reach it.
+	p.WaitOutput(t, `"A IN whoami.tp.internal. udp`)
 	p.WaitOutput(t, `"A IN WhoAmI.tp.internal. tcp`)
 	var lines []string
 	for _, l := range strings.Split(p.Output.String(), "\n") {
