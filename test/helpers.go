@@ -17,6 +17,7 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
+	"go.uber.org/goleak"
 
 	"github.com/tpdns/tpdns/server"
 )
@@ -26,15 +27,22 @@ type Instance struct {
 	*caddy.Instance
 }
 
-// Start serves corefile in-process and stops it when the test ends.
+// Start serves corefile in-process and stops it when the test ends, failing
+// the test if the server (or any reload of it) leaves a goroutine behind.
 func Start(t testing.TB, corefile string) *Instance {
 	t.Helper()
+	before := goleak.IgnoreCurrent()
 	inst, err := server.Start(server.Input{Filename: "Corefile", Contents: []byte(corefile), Quiet: true})
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
 	}
 	i := &Instance{inst}
-	t.Cleanup(func() { server.Stop(i.Instance) })
+	t.Cleanup(func() {
+		if err := server.Stop(i.Instance); err != nil {
+			t.Errorf("stopping server: %v", err)
+		}
+		goleak.VerifyNone(t, before)
+	})
 	return i
 }
 
