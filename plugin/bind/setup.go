@@ -36,32 +36,20 @@ func setup(c *caddy.Controller) (plugin.Plugin, error) {
 func parse(c *caddy.Controller) ([]string, error) {
 	var hosts, except []string
 	for c.Next() {
-		args := c.RemainingArgs()
-		if len(args) == 0 {
-			return nil, c.ArgErr()
+		addrs, err := resolveArgs(c)
+		if err != nil {
+			return nil, err
 		}
-		for _, a := range args {
-			addrs, err := resolve(a)
-			if err != nil {
-				return nil, c.Err(err.Error())
-			}
-			hosts = append(hosts, addrs...)
-		}
+		hosts = append(hosts, addrs...)
 		for c.NextBlock() {
 			if c.Val() != "except" {
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
-			args := c.RemainingArgs()
-			if len(args) == 0 {
-				return nil, c.ArgErr()
+			addrs, err := resolveArgs(c)
+			if err != nil {
+				return nil, err
 			}
-			for _, a := range args {
-				addrs, err := resolve(a)
-				if err != nil {
-					return nil, c.Err(err.Error())
-				}
-				except = append(except, addrs...)
-			}
+			except = append(except, addrs...)
 		}
 	}
 	hosts = slices.DeleteFunc(hosts, func(h string) bool { return slices.Contains(except, h) })
@@ -69,6 +57,24 @@ func parse(c *caddy.Controller) ([]string, error) {
 		return nil, c.Err("every address is excepted: nothing to listen on")
 	}
 	return hosts, nil
+}
+
+// resolveArgs resolves the remaining arguments on the line; there must be
+// at least one.
+func resolveArgs(c *caddy.Controller) ([]string, error) {
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return nil, c.ArgErr()
+	}
+	var out []string
+	for _, a := range args {
+		addrs, err := resolve(a)
+		if err != nil {
+			return nil, c.Err(err.Error())
+		}
+		out = append(out, addrs...)
+	}
+	return out, nil
 }
 
 // resolve turns an IP address or an interface name into addresses.
