@@ -31,7 +31,7 @@ type dnsContext struct {
 // directives configured.
 type serverBlock struct {
 	plugin.Block
-	addrs []zoneAddr
+	addrs []plugin.ZoneAddr
 }
 
 func newContext(inst *caddy.Instance) caddy.Context {
@@ -51,7 +51,7 @@ func (c *dnsContext) InspectServerBlocks(path string, blocks []caddyfile.ServerB
 	for _, sb := range blocks {
 		b := &serverBlock{}
 		for _, key := range sb.Keys {
-			addrs, err := parseKey(key, c.input.port())
+			addrs, err := plugin.ParseKey(key, c.input.port())
 			if err != nil {
 				return nil, fmt.Errorf("%s: server block key %w", path, err)
 			}

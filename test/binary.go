@@ -31,6 +31,12 @@ func RunBinary(t testing.TB, bin, corefile, probe string, args ...string) *Proce
 	if err := os.WriteFile(path, []byte(corefile), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return StartBinary(t, bin, path, probe, args...)
+}
+
+// StartBinary is RunBinary for a Corefile already written at path.
+func StartBinary(t testing.TB, bin, path, probe string, args ...string) *Process {
+	t.Helper()
 	p := &Process{Corefile: path, Output: &LogBuffer{}, done: make(chan error, 1)}
 	p.Cmd = exec.Command(bin, append([]string{"--conf", path}, args...)...)
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Output, p.Output

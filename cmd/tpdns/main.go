@@ -26,6 +26,7 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/bind"
 	_ "github.com/tpdns/tpdns/plugin/errors"
 	_ "github.com/tpdns/tpdns/plugin/log"
+	_ "github.com/tpdns/tpdns/plugin/thirdparty"
 	_ "github.com/tpdns/tpdns/plugin/whoami"
 )
 
@@ -109,7 +110,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if o.validate {
 		if err := server.Validate(in); err != nil {
-			return fail(err)
+			// One error per line: a registry file reports all of its own.
+			fmt.Fprintf(stderr, "tpdns: %v\n", err)
+			return 1
 		}
 		fmt.Fprintf(stdout, "%s: valid\n", in.Filename)
 		return 0

@@ -15,20 +15,29 @@ type Writer struct {
 	TCP bool
 }
 
+// The addresses are made once: a benchmark through a handler should count
+// the handler's allocations, not the writer's.
+var (
+	localUDP  net.Addr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+	localTCP  net.Addr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+	remoteUDP net.Addr = &net.UDPAddr{IP: net.IPv4(10, 240, 0, 1), Port: 40212}
+	remoteTCP net.Addr = &net.TCPAddr{IP: net.IPv4(10, 240, 0, 1), Port: 40212}
+)
+
 // LocalAddr implements dns.ResponseWriter.
 func (w *Writer) LocalAddr() net.Addr {
 	if w.TCP {
-		return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+		return localTCP
 	}
-	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+	return localUDP
 }
 
 // RemoteAddr implements dns.ResponseWriter.
 func (w *Writer) RemoteAddr() net.Addr {
 	if w.TCP {
-		return &net.TCPAddr{IP: net.IPv4(10, 240, 0, 1), Port: 40212}
+		return remoteTCP
 	}
-	return &net.UDPAddr{IP: net.IPv4(10, 240, 0, 1), Port: 40212}
+	return remoteUDP
 }
 
 // WriteMsg implements dns.ResponseWriter.

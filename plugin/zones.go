@@ -1,4 +1,4 @@
-package server
+package plugin
 
 import (
 	"fmt"
@@ -10,20 +10,20 @@ import (
 	"github.com/miekg/dns"
 )
 
-// zoneAddr is one server block key, normalized: a fully qualified lower-case
+// ZoneAddr is one server block key, normalized: a fully qualified lower-case
 // zone and the port it is served on.
-type zoneAddr struct {
+type ZoneAddr struct {
 	Zone string
 	Port string
 }
 
-func (z zoneAddr) String() string { return z.Zone + ":" + z.Port }
+func (z ZoneAddr) String() string { return z.Zone + ":" + z.Port }
 
-// parseKey normalizes a server block key: "ZONE", "ZONE:PORT",
+// ParseKey normalizes a server block key: "ZONE", "ZONE:PORT",
 // "dns://ZONE[:PORT]", or a CIDR ("10.0.0.0/8[:PORT]") that stands for its
 // reverse zones. A CIDR whose prefix is not on a label boundary expands to
 // every reverse zone it covers, as in CoreDNS.
-func parseKey(key, defaultPort string) ([]zoneAddr, error) {
+func ParseKey(key, defaultPort string) ([]ZoneAddr, error) {
 	s := key
 	if i := strings.Index(s, "://"); i >= 0 {
 		if scheme := strings.ToLower(s[:i]); scheme != "dns" {
@@ -51,22 +51,32 @@ func parseKey(key, defaultPort string) ([]zoneAddr, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return nil, fmt.Errorf("%q: invalid port %q", key, port)
 	}
-	if host == "" {
-		host = "."
+	zones, err := NormalizeZone(host)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", key, err)
 	}
-	if _, ipnet, err := net.ParseCIDR(host); err == nil {
-		zones := reverseZones(ipnet)
-		out := make([]zoneAddr, len(zones))
-		for i, z := range zones {
-			out[i] = zoneAddr{Zone: z, Port: port}
-		}
-		return out, nil
+	out := make([]ZoneAddr, len(zones))
+	for i, z := range zones {
+		out[i] = ZoneAddr{Zone: z, Port: port}
 	}
-	zone := dns.CanonicalName(host)
+	return out, nil
+}
+
+// NormalizeZone turns a zone as written in a Corefile into fully qualified
+// lower-case zones: a domain name gives itself ("" is the root), a CIDR
+// ("10.0.0.0/8") the reverse zones that cover it.
+func NormalizeZone(s string) ([]string, error) {
+	if s == "" {
+		s = "."
+	}
+	if _, ipnet, err := net.ParseCIDR(s); err == nil {
+		return reverseZones(ipnet), nil
+	}
+	zone := dns.CanonicalName(s)
 	if _, ok := dns.IsDomainName(zone); !ok {
-		return nil, fmt.Errorf("%q: %q is not a domain name", key, host)
+		return nil, fmt.Errorf("%q is not a domain name", s)
 	}
-	return []zoneAddr{{Zone: zone, Port: port}}, nil
+	return []string{zone}, nil
 }
 
 // reverseZones returns the in-addr.arpa. or ip6.arpa. zones that together

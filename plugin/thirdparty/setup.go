@@ -1,0 +1,176 @@
+package thirdparty
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coredns/caddy"
+
+	"github.com/tpdns/tpdns/plugin"
+)
+
+// Defaults of the Corefile properties.
+const (
+	defaultTTL    = 10
+	defaultReload = 5 * time.Second
+)
+
+func init() { plugin.Register("thirdparty", Setup) }
+
+// Setup parses a thirdparty directive, loads its registry file and returns
+// the plugin. It is exported so that a stock CoreDNS build can wire the
+// same plugin (see the coredns module).
+func Setup(c *caddy.Controller) (plugin.Plugin, error) {
+	opts, err := parse(c)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := newThirdParty(opts)
+	if err != nil {
+		return nil, err
+	}
+	c.OnStartup(tp.start)
+	c.OnShutdown(tp.stop)
+	return func(next plugin.Handler) plugin.Handler { return &Handler{tp: tp, Next: next} }, nil
+}
+
+// options are what the Corefile says.
+type options struct {
+	zones      []string // forward zones first, in the order given
+	reverse    []string // in-addr.arpa. and ip6.arpa. zones
+	services   string   // path of the registry file
+	reload     time.Duration
+	ttl        uint32
+	maxAnswers int
+	fall       []string // zones whose unknown names go to the next plugin; nil: none
+}
+
+func parse(c *caddy.Controller) (options, error) {
+	o := options{reload: defaultReload, ttl: defaultTTL}
+	i := 0
+	for c.Next() {
+		if i++; i > 1 {
+			return o, c.Err("thirdparty may appear once per server block")
+		}
+		zones, err := zonesOf(c.RemainingArgs(), c.ServerBlockKeys)
+		if err != nil {
+			return o, c.Err(err.Error())
+		}
+		for _, z := range zones {
+			if isReverse(z) {
+				o.reverse = append(o.reverse, z)
+			} else {
+				o.zones = append(o.zones, z)
+			}
+		}
+		if len(o.zones) == 0 {
+			return o, c.Err("a forward zone is needed: PTR records point into it")
+		}
+		for c.NextBlock() {
+			if err := parseProperty(c, &o); err != nil {
+				return o, err
+			}
+		}
+		if o.services == "" {
+			return o, c.Err("no registry: services FILE is required")
+		}
+	}
+	return o, nil
+}
+
+func parseProperty(c *caddy.Controller, o *options) error {
+	prop := c.Val()
+	args := c.RemainingArgs()
+	one := func() (string, error) {
+		if len(args) != 1 {
+			return "", c.ArgErr()
+		}
+		return args[0], nil
+	}
+	switch prop {
+	case "services":
+		path, err := one()
+		if err != nil {
+			return err
+		}
+		if !filepath.IsAbs(path) && c.File() != "stdin" {
+			// Relative to the Corefile, so that the two can be moved together.
+			path = filepath.Join(filepath.Dir(c.File()), path)
+		}
+		o.services = path
+	case "reload":
+		s, err := one()
+		if err != nil {
+			return err
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return c.Errf("reload: invalid duration %q", s)
+		}
+		o.reload = d
+	case "ttl":
+		s, err := one()
+		if err != nil {
+			return err
+		}
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || n > 1<<31-1 {
+			return c.Errf("ttl: %q is not a number of seconds between 0 and 2147483647", s)
+		}
+		o.ttl = uint32(n)
+	case "max_answers":
+		s, err := one()
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return c.Errf("max_answers: %q is not a number of records (0: all)", s)
+		}
+		o.maxAnswers = n
+	case "fallthrough":
+		o.fall = append([]string{}, o.zones...)
+		o.fall = append(o.fall, o.reverse...)
+		if len(args) > 0 {
+			zones, err := zonesOf(args, nil)
+			if err != nil {
+				return c.Err(err.Error())
+			}
+			o.fall = zones
+		}
+	default:
+		return c.Errf("unknown property %q", prop)
+	}
+	return nil
+}
+
+// zonesOf normalizes the zones given, or those of the server block keys.
+func zonesOf(args, keys []string) ([]string, error) {
+	var zones []string
+	if len(args) > 0 {
+		for _, a := range args {
+			z, err := plugin.NormalizeZone(a)
+			if err != nil {
+				return nil, err
+			}
+			zones = append(zones, z...)
+		}
+		return zones, nil
+	}
+	for _, k := range keys {
+		addrs, err := plugin.ParseKey(k, "53")
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			zones = append(zones, a.Zone)
+		}
+	}
+	return zones, nil
+}
+
+func isReverse(zone string) bool {
+	return strings.HasSuffix(zone, "in-addr.arpa.") || strings.HasSuffix(zone, "ip6.arpa.") || zone == "arpa."
+}

@@ -1,0 +1,68 @@
+package thirdparty
+
+import (
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tpdns/tpdns/plugin"
+)
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		input string
+		keys  []string
+		want  options
+		err   string
+	}{
+		{
+			input: "thirdparty {\n services /etc/tpdns/services.yaml\n}",
+			keys:  []string{"TP.internal:1053"},
+			want:  options{zones: []string{"tp.internal."}, services: "/etc/tpdns/services.yaml", reload: defaultReload, ttl: defaultTTL},
+		},
+		{
+			input: "thirdparty {\n services services.yaml\n}",
+			keys:  []string{"tp.internal", "10.0.0.0/8", "dns://[2001:db8::/32]:53"},
+			want: options{zones: []string{"tp.internal."}, reverse: []string{"10.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."},
+				services: "services.yaml", reload: defaultReload, ttl: defaultTTL},
+		},
+		{
+			input: "thirdparty tp.internal other.example 192.168.0.0/16 {\n services s.yaml\n reload 0\n ttl 30\n max_answers 4\n fallthrough\n}",
+			keys:  []string{"."},
+			want: options{zones: []string{"tp.internal.", "other.example."}, reverse: []string{"168.192.in-addr.arpa."}, services: "s.yaml",
+				reload: 0, ttl: 30, maxAnswers: 4, fall: []string{"tp.internal.", "other.example.", "168.192.in-addr.arpa."}},
+		},
+		{
+			input: "thirdparty {\n services s.yaml\n reload 1m\n fallthrough legacy.tp.internal\n}",
+			keys:  []string{"tp.internal"},
+			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: time.Minute, ttl: defaultTTL, fall: []string{"legacy.tp.internal."}},
+		},
+		{input: "thirdparty", keys: []string{"tp.internal"}, err: "Testfile:1 - Error during parsing: no registry: services FILE is required"},
+		{input: "thirdparty 10.0.0.0/8 {\n services s.yaml\n}", keys: []string{"."}, err: "Testfile:1 - Error during parsing: a forward zone is needed: PTR records point into it"},
+		{input: "thirdparty exa..mple {\n services s.yaml\n}", keys: []string{"."}, err: `Testfile:1 - Error during parsing: "exa..mple" is not a domain name`},
+		{input: "thirdparty {\n services\n}", keys: []string{"."}, err: "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'services'"},
+		{input: "thirdparty {\n services a.yaml b.yaml\n}", keys: []string{"."}, err: "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b.yaml'"},
+		{input: "thirdparty {\n services s.yaml\n reload soon\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: reload: invalid duration "soon"`},
+		{input: "thirdparty {\n services s.yaml\n reload -1s\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: reload: invalid duration "-1s"`},
+		{input: "thirdparty {\n services s.yaml\n ttl -1\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: ttl: "-1" is not a number of seconds between 0 and 2147483647`},
+		{input: "thirdparty {\n services s.yaml\n ttl 2147483648\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: ttl: "2147483648" is not a number of seconds between 0 and 2147483647`},
+		{input: "thirdparty {\n services s.yaml\n max_answers all\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: max_answers: "all" is not a number of records (0: all)`},
+		{input: "thirdparty {\n services s.yaml\n panic\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: unknown property "panic"`},
+		{input: "thirdparty {\n services s.yaml\n store bolt /var/lib/tpdns.db\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: unknown property "store"`},
+		{input: "thirdparty {\n services s.yaml\n}\nthirdparty {\n services t.yaml\n}", keys: []string{"."}, err: "Testfile:4 - Error during parsing: thirdparty may appear once per server block"},
+	}
+	for _, c := range cases {
+		ctl := caddy.NewTestController(plugin.ServerType, c.input)
+		ctl.ServerBlockKeys = c.keys
+		got, err := parse(ctl)
+		if c.err != "" {
+			assert.EqualError(t, err, c.err, c.input)
+			continue
+		}
+		require.NoError(t, err, c.input)
+		assert.Equal(t, c.want, got, c.input)
+	}
+}

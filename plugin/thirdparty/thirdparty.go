@@ -1,0 +1,127 @@
+// Package thirdparty implements the thirdparty directive: authoritative
+// answers for the third-party services of a registry file.
+package thirdparty
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+
+	"github.com/tpdns/tpdns/plugin"
+	"github.com/tpdns/tpdns/zone"
+)
+
+// ThirdParty is one thirdparty directive: its options, the views of its
+// zones, and the watch on its registry file. The handlers of every zone
+// key of the server block share it.
+type ThirdParty struct {
+	opts  options
+	zones []string // every zone, forward and reverse
+	views atomic.Pointer[views]
+	watch *watcher
+}
+
+// views maps each zone to its view; a registry change replaces it whole.
+type views map[string]*zone.View
+
+// Handler is the thirdparty plugin in one chain.
+type Handler struct {
+	tp   *ThirdParty
+	Next plugin.Handler
+}
+
+// ServeDNS implements plugin.Handler.
+func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	q := r.Question[0]
+	name := strings.ToLower(q.Name)
+	z := matchZone(h.tp.zones, name)
+	if z == "" {
+		return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
+	}
+	switch {
+	case r.Opcode != dns.OpcodeQuery:
+		return dns.RcodeNotImplemented, nil
+	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY,
+		q.Qtype == dns.TypeAXFR, q.Qtype == dns.TypeIXFR:
+		return dns.RcodeRefused, nil
+	}
+
+	m := reply(r)
+	query := zone.Query{Name: name, Type: q.Qtype, Client: addrOf(w.RemoteAddr()), Local: addrOf(w.LocalAddr())}
+	switch (*h.tp.views.Load())[z].Lookup(query, m) {
+	case zone.Refused:
+		return dns.RcodeRefused, nil
+	case zone.NXDomain:
+		if h.tp.fallsThrough(name) {
+			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
+		}
+		m.Rcode = dns.RcodeNameError
+	}
+	if err := w.WriteMsg(m); err != nil {
+		return dns.RcodeServerFailure, plugin.Error(h.Name(), err)
+	}
+	return m.Rcode, nil
+}
+
+// reply starts the answer to r. It is SetReply without copying the
+// question, which the answer only reads.
+func reply(r *dns.Msg) *dns.Msg {
+	m := &dns.Msg{Question: r.Question[:1:1]}
+	m.Id = r.Id
+	m.Response = true
+	m.Opcode = r.Opcode
+	m.RecursionDesired = r.RecursionDesired
+	m.CheckingDisabled = r.CheckingDisabled
+	m.Authoritative = true
+	return m
+}
+
+// Name implements plugin.Handler.
+func (h *Handler) Name() string { return "thirdparty" }
+
+// fallsThrough reports whether a name that does not exist goes to the next
+// plugin.
+func (tp *ThirdParty) fallsThrough(name string) bool {
+	return matchZone(tp.opts.fall, name) != ""
+}
+
+// matchZone returns the longest of zones that contains name, or "". Both
+// are lower-case and fully qualified.
+func matchZone(zones []string, name string) string {
+	best := ""
+	for _, z := range zones {
+		if len(z) > len(best) && inZone(z, name) {
+			best = z
+		}
+	}
+	return best
+}
+
+// inZone reports whether name is zone or below it, on a label boundary,
+// without allocating.
+func inZone(zone, name string) bool {
+	switch {
+	case zone == ".":
+		return true
+	case len(name) == len(zone):
+		return name == zone
+	case len(name) > len(zone):
+		return name[len(name)-len(zone)-1] == '.' && name[len(name)-len(zone):] == zone
+	}
+	return false
+}
+
+// addrOf returns the IP of a UDP or TCP address without allocating.
+func addrOf(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}

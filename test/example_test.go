@@ -1,0 +1,86 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startExample runs the binary on Corefile.example and examples/, moved to
+// a free port.
+func startExample(t *testing.T) string {
+	port := FreePort(t)
+	dir := t.TempDir()
+	corefile, err := os.ReadFile("../Corefile.example")
+	require.NoError(t, err)
+	registry, err := os.ReadFile("../examples/services.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "examples"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "examples", "services.yaml"), registry, 0o644))
+	path := filepath.Join(dir, "Corefile")
+	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(string(corefile), ":1053", ":"+port)), 0o644))
+	StartBinary(t, tpdnsBinary, path, "127.0.0.1:"+port)
+	return port
+}
+
+// lines returns dig's output lines, tabs folded, sorted.
+func lines(out string) []string {
+	var l []string
+	for _, s := range strings.Split(strings.TrimSpace(out), "\n") {
+		if s != "" {
+			l = append(l, strings.Join(strings.Fields(s), " "))
+		}
+	}
+	slices.Sort(l)
+	return l
+}
+
+func TestExampleWithDig(t *testing.T) {
+	port := startExample(t)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"oracle.finance.tp.internal", "+short"}, []string{"192.0.2.10", "192.0.2.11"}},
+		{[]string{"Oracle.Finance.TP.Internal", "SRV", "+noall", "+answer", "+additional"}, nil},
+		{[]string{"oracle.finance.tp.internal", "TXT", "+short"}, []string{`"DB_NAME=orcl" "DB_PASSWORD=s3cret" "DB_USER=app"`}},
+		{[]string{"standby.oracle.finance.tp.internal", "+short"}, []string{"192.0.2.11"}},
+		{[]string{"web.tp.internal", "AAAA", "+short"}, []string{"2001:db8::20"}},
+		{[]string{"_https._tcp.web.tp.internal", "SRV", "+short"}, []string{
+			"0 1 443 192-0-2-20.web.tp.internal.", "0 1 443 192-0-2-21.web.tp.internal.", "0 1 443 2001-db8--20.web.tp.internal."}},
+		{[]string{"dotnet.legacy.tp.internal", "+noall", "+answer"}, nil},
+		{[]string{"-x", "192.0.2.20", "+short"}, []string{"192-0-2-20.web.tp.internal."}},
+		{[]string{"-x", "2001:db8::20", "+short"}, []string{"2001-db8--20.web.tp.internal."}},
+		{[]string{"tp.internal", "NS", "+short"}, []string{"ns.dns.tp.internal."}},
+		{[]string{"whoami.tp.internal", "+noall", "+additional"}, nil},
+	} {
+		out := dig(t, port, c.args...)
+		switch c.args[0] {
+		case "Oracle.Finance.TP.Internal":
+			// The question as asked, the records' owners in lower case.
+			assert.Equal(t, []string{
+				"192-0-2-10.oracle.finance.tp.internal. 10 IN A 192.0.2.10",
+				"oracle.finance.tp.internal. 10 IN SRV 0 1 1521 192-0-2-10.oracle.finance.tp.internal.",
+				"oracle.finance.tp.internal. 10 IN SRV 10 1 1521 standby.oracle.finance.tp.internal.",
+				"standby.oracle.finance.tp.internal. 10 IN A 192.0.2.11",
+			}, lines(out))
+		case "dotnet.legacy.tp.internal":
+			assert.Regexp(t, `^dotnet\.legacy\.tp\.internal\.\s+10\s+IN\s+CNAME\s+winsrv0[12]\.corp\.example\.com\.\n$`, out)
+		case "whoami.tp.internal":
+			assert.Regexp(t, `^whoami\.tp\.internal\.\s+0\s+IN\s+A\s+127\.0\.0\.1\n_udp\.whoami\.tp\.internal\.\s+0\s+IN\s+SRV\s+0 0 \d+ \.\n$`, out)
+		default:
+			assert.Equal(t, c.want, lines(out), strings.Join(c.args, " "))
+		}
+	}
+
+	out := dig(t, port, "nope.tp.internal")
+	assert.Contains(t, out, "status: NXDOMAIN")
+	assert.Contains(t, out, "flags: qr aa rd;")
+	assert.Regexp(t, regexp.MustCompile(`tp\.internal\.\s+10\s+IN\s+SOA\s+ns\.dns\.tp\.internal\. hostmaster\.tp\.internal\. \d+ 7200 1800 86400 10`), out)
+}

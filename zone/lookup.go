@@ -1,0 +1,206 @@
+package zone
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
+
+// Query is a question to a View.
+type Query struct {
+	// Name is lower-case and fully qualified, inside the view's zone.
+	Name string
+	Type uint16
+	// Client is the address the query came from: allow and secrets_allow
+	// are matched against it.
+	Client netip.Addr
+	// Local is the address the query came to, answered for ns.dns.<zone>.
+	Local netip.Addr
+}
+
+// Result is how a lookup ended.
+type Result uint8
+
+const (
+	// Answered means the name exists: m has its records, or none and the
+	// SOA in the authority section (NODATA).
+	Answered Result = iota
+	// NXDomain means the name does not exist; m has the SOA in the
+	// authority section.
+	NXDomain
+	// Refused means the client is outside the allow list of the service
+	// that owns the name; m is untouched.
+	Refused
+)
+
+// Lookup answers q into m, a reply already set up from the query. It
+// reads prepared records only: no lock, no map built, nothing parsed.
+func (v *View) Lookup(q Query, m *dns.Msg) Result {
+	n, ok := v.nodes[q.Name]
+	if !ok {
+		m.Ns = v.negative
+		return NXDomain
+	}
+	if n.svc != nil && !allowed(n.svc.allow, q.Client) {
+		return Refused
+	}
+	if q.Type == dns.TypeANY && n.kind != kindEmpty {
+		m.Answer = append(m.Answer, v.hinfo(q.Name))
+		return Answered
+	}
+	switch n.kind {
+	case kindApex:
+		switch q.Type {
+		case dns.TypeSOA:
+			m.Answer = append(m.Answer, v.soa)
+		case dns.TypeNS:
+			m.Answer = append(m.Answer, v.ns)
+		}
+	case kindService:
+		v.service(n.svc, q, m)
+	case kindEndpoint:
+		rr := n.svc.recs.Load().endpoints[n.index]
+		if rr != nil && rr.Header().Rrtype == q.Type {
+			m.Answer = append(m.Answer, rr)
+		}
+	case kindPort:
+		if q.Type == dns.TypeSRV {
+			v.addSRV(m, n.svc.recs.Load().ports[n.index])
+		}
+	case kindNameServer:
+		if rr := addressRecord(q, v.ttl); rr != nil {
+			m.Answer = append(m.Answer, rr)
+		}
+	case kindPTR:
+		if result := v.ptr(n, q, m); result != Answered {
+			return result
+		}
+	}
+	if len(m.Answer) == 0 {
+		m.Ns = v.negative
+	}
+	return Answered
+}
+
+func (v *View) service(s *service, q Query, m *dns.Msg) {
+	r := s.recs.Load()
+	switch q.Type {
+	case dns.TypeA, dns.TypeAAAA, dns.TypeCNAME:
+		if len(r.cname) > 0 {
+			m.Answer = append(m.Answer, r.cname[int(s.rotate.Add(1)-1)%len(r.cname)])
+			return
+		}
+		switch q.Type {
+		case dns.TypeA:
+			m.Answer = v.pick(r.a)
+		case dns.TypeAAAA:
+			m.Answer = v.pick(r.aaaa)
+		}
+	case dns.TypeSRV:
+		v.addSRV(m, r.srv)
+	case dns.TypeTXT:
+		txt := r.txt
+		if allowed(s.secret, q.Client) && len(s.secret) > 0 {
+			txt = r.txtAll
+		}
+		if txt != nil {
+			m.Answer = append(m.Answer, txt)
+		}
+	}
+}
+
+// ptr answers a PTR node with the records of the services that allow the
+// client; when some exist but none is allowed, the query is refused.
+func (v *View) ptr(n *node, q Query, m *dns.Msg) Result {
+	if q.Type != dns.TypePTR {
+		return Answered
+	}
+	for _, p := range n.ptrs {
+		if allowed(p.svc.allow, q.Client) {
+			m.Answer = append(m.Answer, p.rr)
+		}
+	}
+	if len(m.Answer) == 0 && len(n.ptrs) > 0 {
+		return Refused
+	}
+	return Answered
+}
+
+// pick returns a shuffled copy of rrs, cut to the view's MaxAnswers.
+func (v *View) pick(rrs []dns.RR) []dns.RR {
+	if len(rrs) == 0 {
+		return nil
+	}
+	out := make([]dns.RR, len(rrs))
+	copy(out, rrs)
+	for i := len(out) - 1; i > 0; i-- {
+		j := rand.IntN(i + 1)
+		out[i], out[j] = out[j], out[i]
+	}
+	if v.maxAnswers > 0 && len(out) > v.maxAnswers {
+		out = out[:v.maxAnswers]
+	}
+	return out
+}
+
+// addSRV answers a shuffled selection of srvs, the targets' addresses in
+// the additional section.
+func (v *View) addSRV(m *dns.Msg, srvs []srvRR) {
+	n := len(srvs)
+	if n == 0 {
+		return
+	}
+	if v.maxAnswers > 0 && n > v.maxAnswers {
+		n = v.maxAnswers
+	}
+	// The order of a typical handful of records stays on the stack.
+	var buf [32]int
+	order := buf[:0]
+	if len(srvs) > len(buf) {
+		order = make([]int, 0, len(srvs))
+	}
+	for i := range srvs {
+		order = append(order, i)
+	}
+	for i := len(order) - 1; i > 0; i-- {
+		j := rand.IntN(i + 1)
+		order[i], order[j] = order[j], order[i]
+	}
+	m.Answer = make([]dns.RR, 0, n)
+	m.Extra = make([]dns.RR, 0, n)
+	for _, i := range order[:n] {
+		m.Answer = append(m.Answer, srvs[i].rr)
+		if g := srvs[i].glue; g != nil && !containsRR(m.Extra, g) {
+			m.Extra = append(m.Extra, g)
+		}
+	}
+}
+
+func containsRR(rrs []dns.RR, rr dns.RR) bool {
+	for _, r := range rrs {
+		if r == rr {
+			return true
+		}
+	}
+	return false
+}
+
+// hinfo is the RFC 8482 answer to ANY.
+func (v *View) hinfo(name string) dns.RR {
+	return &dns.HINFO{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: v.ttl}, Cpu: "RFC8482", Os: ""}
+}
+
+// addressRecord is the A or AAAA record of the server's own address, when
+// its family is the one asked for.
+func addressRecord(q Query, ttl uint32) dns.RR {
+	h := dns.RR_Header{Name: q.Name, Rrtype: q.Type, Class: dns.ClassINET, Ttl: ttl}
+	switch {
+	case q.Type == dns.TypeA && (q.Local.Is4() || q.Local.Is4In6()):
+		return &dns.A{Hdr: h, A: net.IP(q.Local.Unmap().AsSlice())}
+	case q.Type == dns.TypeAAAA && q.Local.Is6() && !q.Local.Is4In6():
+		return &dns.AAAA{Hdr: h, AAAA: net.IP(q.Local.AsSlice())}
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package zone
+
+import (
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+
+	"github.com/tpdns/tpdns/config"
+)
+
+// service is the slot of one service in a View: its definition, and the
+// records prepared from it, which are replaced whole (atomically) when the
+// health of an endpoint changes, without touching any other service.
+type service struct {
+	def    *config.Service
+	owner  string // Name.zone.
+	ttl    uint32
+	allow  []netip.Prefix // empty: everyone
+	secret []netip.Prefix
+	recs   atomic.Pointer[records]
+	// rotate picks the host name a CNAME answer points at.
+	rotate atomic.Uint32
+}
+
+// records are the prepared answers of one service for one set of endpoint
+// states. They are never modified after they are built.
+type records struct {
+	a, aaaa []dns.RR // owner Name.zone, healthy endpoints
+	cname   []dns.RR // host-name services: one per healthy host name
+	srv     []srvRR  // every port of every healthy endpoint
+	ports   [][]srvRR
+	// endpoints[i] is the A or AAAA record of endpoint i (owner
+	// Label.Name.zone) while it is answered; nil otherwise.
+	endpoints []dns.RR
+	txt       dns.RR // connection only; nil when there is none
+	txtAll    dns.RR // connection and secrets; nil when both are empty
+}
+
+// srvRR is an SRV record and the address records of its target.
+type srvRR struct {
+	rr   dns.RR
+	glue dns.RR // nil for host-name targets
+}
+
+// healthy reports whether endpoint i of a service is answered.
+type healthy func(i int) bool
+
+// build prepares the records of s for the endpoints up reports healthy.
+// Disabled endpoints are never answered.
+func (s *service) build(up healthy) *records {
+	def := s.def
+	r := &records{endpoints: make([]dns.RR, len(def.Endpoints)), ports: make([][]srvRR, len(def.Ports))}
+	hdr := func(name string, t uint16) dns.RR_Header {
+		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: s.ttl}
+	}
+	for i, ep := range def.Endpoints {
+		if ep.Disabled || !up(i) {
+			continue
+		}
+		target := s.endpointOwner(ep)
+		var addr, glue dns.RR
+		switch {
+		case ep.IsHost():
+			r.cname = append(r.cname, &dns.CNAME{Hdr: hdr(s.owner, dns.TypeCNAME), Target: target})
+		case ep.IP.Is4() || ep.IP.Is4In6():
+			ip := net.IP(ep.IP.Unmap().AsSlice())
+			r.a = append(r.a, &dns.A{Hdr: hdr(s.owner, dns.TypeA), A: ip})
+			addr = &dns.A{Hdr: hdr(target, dns.TypeA), A: ip}
+		default:
+			ip := net.IP(ep.IP.AsSlice())
+			r.aaaa = append(r.aaaa, &dns.AAAA{Hdr: hdr(s.owner, dns.TypeAAAA), AAAA: ip})
+			addr = &dns.AAAA{Hdr: hdr(target, dns.TypeAAAA), AAAA: ip}
+		}
+		r.endpoints[i], glue = addr, addr
+		for p, port := range def.Ports {
+			number := port.Number
+			if ep.Port != 0 {
+				number = ep.Port
+			}
+			rr := srvRR{rr: &dns.SRV{Hdr: hdr(s.owner, dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}, glue: glue}
+			r.srv = append(r.srv, rr)
+			portRR := rr
+			portRR.rr = &dns.SRV{Hdr: hdr(srvOwner(port, s.owner), dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}
+			r.ports[p] = append(r.ports[p], portRR)
+		}
+	}
+	r.txt = txtRecord(hdr(s.owner, dns.TypeTXT), def.Connection, nil)
+	r.txtAll = txtRecord(hdr(s.owner, dns.TypeTXT), def.Connection, def.Secrets)
+	return r
+}
+
+// endpointOwner is the name an SRV record of ep points at: Label.Name.zone,
+// or the host name itself.
+func (s *service) endpointOwner(ep config.Endpoint) string {
+	if ep.IsHost() {
+		return dns.Fqdn(ep.Address)
+	}
+	return ep.Label + "." + s.owner
+}
+
+// srvOwner is _Name._Protocol.owner.
+func srvOwner(p config.Port, owner string) string {
+	return "_" + p.Name + "._" + p.Protocol + "." + owner
+}
+
+// txtRecord builds one TXT record whose strings are KEY=value, sorted by
+// key (RFC 6763 section 6), or nil when there is nothing to say.
+func txtRecord(h dns.RR_Header, sources ...map[string]string) dns.RR {
+	values := map[string]string{}
+	for _, m := range sources {
+		maps.Copy(values, m)
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	txt := &dns.TXT{Hdr: h}
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		// miekg/dns reads TXT strings in presentation form, where a
+		// backslash starts an escape.
+		txt.Txt = append(txt.Txt, strings.ReplaceAll(k+"="+values[k], `\`, `\\`))
+	}
+	return txt
+}

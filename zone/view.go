@@ -1,0 +1,209 @@
+// Package zone holds the DNS view of one zone: every owner name the
+// registry creates, mapped to records prepared when the view is built, so
+// that answering a query is a map read, a copy and a shuffle. A View never
+// changes after it is built, except that one service's records can be
+// replaced (atomically) when the health of its endpoints changes.
+package zone
+
+import (
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"github.com/tpdns/tpdns/config"
+)
+
+// SOA timers; the minimum (negative-caching TTL) is the view's TTL.
+const (
+	soaRefresh = 7200
+	soaRetry   = 1800
+	soaExpire  = 86400
+)
+
+// Options are the settings a View is built with.
+type Options struct {
+	// TTL of answers, unless a service sets its own; also the SOA minimum.
+	TTL uint32
+	// MaxAnswers caps the address and SRV records of one answer; 0: all.
+	MaxAnswers int
+	// Serial of the SOA record.
+	Serial uint32
+}
+
+// View is the DNS data of one zone.
+type View struct {
+	zone       string
+	nodes      map[string]*node
+	services   map[string]*service // by name relative to the zone
+	soa        dns.RR
+	negative   []dns.RR // the authority section of NXDOMAIN and NODATA: the SOA
+	ns         dns.RR
+	ttl        uint32
+	maxAnswers int
+}
+
+type kind uint8
+
+const (
+	kindEmpty      kind = iota // an empty non-terminal: exists, has no data
+	kindApex                   // the zone itself: SOA and NS
+	kindService                // Name.zone
+	kindEndpoint               // Label.Name.zone
+	kindPort                   // _Port._Proto.Name.zone
+	kindNameServer             // ns.dns.zone, the SOA and NS target
+	kindPTR                    // an endpoint's address in a reverse zone
+)
+
+// node is what one owner name holds.
+type node struct {
+	kind  kind
+	svc   *service // kindService, kindEndpoint, kindPort
+	index int      // endpoint or port index
+	ptrs  []ptr    // kindPTR
+}
+
+// ptr is a PTR record and the service whose allow list guards it.
+type ptr struct {
+	rr  dns.RR
+	svc *service
+}
+
+// Build makes the view of zone (fully qualified, lower-case) for services,
+// every enabled endpoint answered as healthy.
+func Build(zone string, services []config.Service, opts Options) *View {
+	v := newView(zone, zone, opts)
+	for i := range services {
+		def := &services[i]
+		s := v.addService(def)
+		v.add(s.owner, &node{kind: kindService, svc: s})
+		for j, ep := range def.Endpoints {
+			if ep.Label != "" {
+				v.add(ep.Label+"."+s.owner, &node{kind: kindEndpoint, svc: s, index: j})
+			}
+		}
+		for j, p := range def.Ports {
+			v.add(srvOwner(p, s.owner), &node{kind: kindPort, svc: s, index: j})
+		}
+	}
+	if _, taken := v.nodes[nameServer(zone)]; !taken {
+		v.add(nameServer(zone), &node{kind: kindNameServer})
+	}
+	v.addEmptyNonTerminals()
+	return v
+}
+
+// BuildReverse makes the view of the reverse zone rzone: a PTR record for
+// every enabled IP endpoint whose address lies in it, pointing at the
+// endpoint's name in the forward zone.
+func BuildReverse(rzone, forward string, services []config.Service, opts Options) *View {
+	v := newView(rzone, forward, opts)
+	for i := range services {
+		def := &services[i]
+		s := v.addService(def)
+		s.owner = owner(def.Name, forward)
+		for _, ep := range def.Endpoints {
+			if ep.IsHost() || ep.Disabled {
+				continue
+			}
+			name, err := dns.ReverseAddr(ep.IP.Unmap().String())
+			if err != nil || !dns.IsSubDomain(rzone, name) {
+				continue
+			}
+			n := v.nodes[name]
+			if n == nil {
+				n = &node{kind: kindPTR}
+				v.add(name, n)
+			}
+			rr := &dns.PTR{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: s.ttl}, Ptr: ep.Label + "." + s.owner}
+			n.ptrs = append(n.ptrs, ptr{rr: rr, svc: s})
+		}
+	}
+	v.addEmptyNonTerminals()
+	return v
+}
+
+func newView(zone, nsZone string, opts Options) *View {
+	h := func(t uint16) dns.RR_Header {
+		return dns.RR_Header{Name: zone, Rrtype: t, Class: dns.ClassINET, Ttl: opts.TTL}
+	}
+	v := &View{
+		zone:       zone,
+		nodes:      map[string]*node{},
+		services:   map[string]*service{},
+		ttl:        opts.TTL,
+		maxAnswers: opts.MaxAnswers,
+		soa: &dns.SOA{Hdr: h(dns.TypeSOA), Ns: nameServer(nsZone), Mbox: "hostmaster." + nsZone,
+			Serial: opts.Serial, Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: opts.TTL},
+		ns: &dns.NS{Hdr: h(dns.TypeNS), Ns: nameServer(nsZone)},
+	}
+	// Full to capacity, so that appending to a reply's authority section
+	// copies it instead of writing into the one the view shares.
+	v.negative = []dns.RR{v.soa}
+	v.add(zone, &node{kind: kindApex})
+	return v
+}
+
+func (v *View) addService(def *config.Service) *service {
+	s := &service{def: def, owner: owner(def.Name, v.zone), ttl: v.ttl}
+	if def.TTL != nil {
+		s.ttl = *def.TTL
+	}
+	s.allow = def.Allow
+	s.secret = def.SecretsAllow
+	s.recs.Store(s.build(func(int) bool { return true }))
+	v.services[def.Name] = s
+	return s
+}
+
+func (v *View) add(name string, n *node) { v.nodes[name] = n }
+
+// addEmptyNonTerminals adds every name between an owner and the apex that
+// holds nothing itself, so that it answers NODATA, not NXDOMAIN.
+func (v *View) addEmptyNonTerminals() {
+	var missing []string
+	for name := range v.nodes {
+		for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
+			parent := name[off:]
+			if len(parent) <= len(v.zone) {
+				break
+			}
+			if _, ok := v.nodes[parent]; !ok {
+				missing = append(missing, parent)
+			}
+		}
+	}
+	empty := &node{kind: kindEmpty}
+	for _, name := range missing {
+		v.nodes[name] = empty
+	}
+}
+
+// Zone returns the zone the view answers for.
+func (v *View) Zone() string { return v.zone }
+
+// Serial returns the serial of the view's SOA record.
+func (v *View) Serial() uint32 { return v.soa.(*dns.SOA).Serial }
+
+func owner(name, zone string) string {
+	if zone == "." {
+		return name + "."
+	}
+	return name + "." + zone
+}
+
+func nameServer(zone string) string { return owner("ns.dns", zone) }
+
+// allowed reports whether client may see what a list of prefixes guards;
+// an empty list allows everyone.
+func allowed(list []netip.Prefix, client netip.Addr) bool {
+	if len(list) == 0 {
+		return true
+	}
+	client = client.Unmap()
+	for _, p := range list {
+		if p.Contains(client) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,245 @@
+package zone
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/tpdns/tpdns/config"
+)
+
+func ip(s string) config.Endpoint {
+	a := netip.MustParseAddr(s)
+	return config.Endpoint{Address: a.String(), IP: a, Label: strings.NewReplacer(".", "-", ":", "-").Replace(a.String()), Weight: 1}
+}
+
+func host(s string) config.Endpoint { return config.Endpoint{Address: s, Weight: 1} }
+
+func ttl(n uint32) *uint32 { return &n }
+
+func prefixes(s ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range s {
+		out = append(out, netip.MustParsePrefix(p))
+	}
+	return out
+}
+
+// registry covers every kind of service the view knows.
+func registry() []config.Service {
+	standby := ip("10.0.0.11")
+	standby.Label, standby.Priority, standby.Weight = "standby", 10, 5
+	down := ip("10.0.0.12")
+	down.Disabled = true
+	v6 := ip("2001:db8::10")
+	v6.Port = 8443
+	return []config.Service{
+		{
+			Name:         "oracle.finance",
+			Ports:        []config.Port{{Name: "db", Number: 1521, Protocol: "tcp"}},
+			Endpoints:    []config.Endpoint{ip("10.0.0.10"), standby, down},
+			Connection:   map[string]string{"DB_USER": "app", "DB_NAME": "orcl", "DB_NAME2": `back\slash`},
+			Secrets:      map[string]string{"DB_PASSWORD": "s3cret"},
+			SecretsAllow: prefixes("10.244.0.0/16"),
+		},
+		{
+			Name:      "web",
+			Ports:     []config.Port{{Name: "https", Number: 443, Protocol: "tcp"}},
+			Endpoints: []config.Endpoint{ip("192.0.2.20"), v6},
+			TTL:       ttl(30),
+		},
+		{
+			Name:      "dotnet",
+			Ports:     []config.Port{{Name: "api", Number: 8080, Protocol: "tcp"}, {Name: "metrics", Number: 9100, Protocol: "udp"}},
+			Endpoints: []config.Endpoint{host("winsrv01.corp.example.com")},
+		},
+		{
+			Name:      "private",
+			Endpoints: []config.Endpoint{ip("10.1.0.1")},
+			Allow:     prefixes("10.244.0.0/16"),
+		},
+		{Name: "empty"},
+	}
+}
+
+type answer struct {
+	result          Result
+	answer, ns, ext []string
+}
+
+func lookup(v *View, name string, qtype uint16, client string) answer {
+	m := new(dns.Msg)
+	r := v.Lookup(Query{Name: name, Type: qtype, Client: netip.MustParseAddr(client), Local: netip.MustParseAddr("127.0.0.1")}, m)
+	str := func(rrs []dns.RR) []string {
+		var out []string
+		for _, rr := range rrs {
+			out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return answer{r, str(m.Answer), str(m.Ns), str(m.Extra)}
+}
+
+const soa = "tp.internal. 10 IN SOA ns.dns.tp.internal. hostmaster.tp.internal. 42 7200 1800 86400 10"
+
+func TestLookup(t *testing.T) {
+	v := Build("tp.internal.", registry(), Options{TTL: 10, Serial: 42})
+	nodata := answer{result: Answered, ns: []string{soa}}
+	nx := answer{result: NXDomain, ns: []string{soa}}
+	cases := []struct {
+		name   string
+		qtype  uint16
+		client string
+		want   answer
+	}{
+		{"oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Answered, answer: []string{
+			"oracle.finance.tp.internal. 10 IN A 10.0.0.10",
+			"oracle.finance.tp.internal. 10 IN A 10.0.0.11",
+		}}},
+		{"oracle.finance.tp.internal.", dns.TypeAAAA, "10.9.9.9", nodata},
+		{"oracle.finance.tp.internal.", dns.TypeSRV, "10.9.9.9", answer{result: Answered, answer: []string{
+			"oracle.finance.tp.internal. 10 IN SRV 0 1 1521 10-0-0-10.oracle.finance.tp.internal.",
+			"oracle.finance.tp.internal. 10 IN SRV 10 5 1521 standby.oracle.finance.tp.internal.",
+		}, ext: []string{
+			"10-0-0-10.oracle.finance.tp.internal. 10 IN A 10.0.0.10",
+			"standby.oracle.finance.tp.internal. 10 IN A 10.0.0.11",
+		}}},
+		{"_db._tcp.oracle.finance.tp.internal.", dns.TypeSRV, "10.9.9.9", answer{result: Answered, answer: []string{
+			"_db._tcp.oracle.finance.tp.internal. 10 IN SRV 0 1 1521 10-0-0-10.oracle.finance.tp.internal.",
+			"_db._tcp.oracle.finance.tp.internal. 10 IN SRV 10 5 1521 standby.oracle.finance.tp.internal.",
+		}, ext: []string{
+			"10-0-0-10.oracle.finance.tp.internal. 10 IN A 10.0.0.10",
+			"standby.oracle.finance.tp.internal. 10 IN A 10.0.0.11",
+		}}},
+		{"_db._tcp.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", nodata},
+		{"_db._udp.oracle.finance.tp.internal.", dns.TypeSRV, "10.9.9.9", nx},
+		{"_tcp.oracle.finance.tp.internal.", dns.TypeSRV, "10.9.9.9", nodata},
+		{"finance.tp.internal.", dns.TypeA, "10.9.9.9", nodata},
+		{"standby.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Answered, answer: []string{"standby.oracle.finance.tp.internal. 10 IN A 10.0.0.11"}}},
+		{"standby.oracle.finance.tp.internal.", dns.TypeAAAA, "10.9.9.9", nodata},
+		{"standby.oracle.finance.tp.internal.", dns.TypeTXT, "10.9.9.9", nodata},
+		// A disabled endpoint keeps its name but is never answered.
+		{"10-0-0-12.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", nodata},
+		{"x.standby.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", nx},
+		{"oracle.finance.tp.internal.", dns.TypeTXT, "10.9.9.9", answer{result: Answered, answer: []string{
+			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl" "DB_NAME2=back\\slash" "DB_USER=app"`,
+		}}},
+		{"oracle.finance.tp.internal.", dns.TypeTXT, "10.244.1.2", answer{result: Answered, answer: []string{
+			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl" "DB_NAME2=back\\slash" "DB_PASSWORD=s3cret" "DB_USER=app"`,
+		}}},
+		{"oracle.finance.tp.internal.", dns.TypeANY, "10.9.9.9", answer{result: Answered, answer: []string{`oracle.finance.tp.internal. 10 IN HINFO "RFC8482" ""`}}},
+		{"oracle.finance.tp.internal.", dns.TypeMX, "10.9.9.9", nodata},
+		// Per-service TTL, a per-endpoint port, IPv6.
+		{"web.tp.internal.", dns.TypeAAAA, "10.9.9.9", answer{result: Answered, answer: []string{"web.tp.internal. 30 IN AAAA 2001:db8::10"}}},
+		{"web.tp.internal.", dns.TypeSRV, "10.9.9.9", answer{result: Answered, answer: []string{
+			"web.tp.internal. 30 IN SRV 0 1 443 192-0-2-20.web.tp.internal.",
+			"web.tp.internal. 30 IN SRV 0 1 8443 2001-db8--10.web.tp.internal.",
+		}, ext: []string{
+			"192-0-2-20.web.tp.internal. 30 IN A 192.0.2.20",
+			"2001-db8--10.web.tp.internal. 30 IN AAAA 2001:db8::10",
+		}}},
+		{"web.tp.internal.", dns.TypeTXT, "10.9.9.9", nodata},
+		// Host-name services: a CNAME, SRV targets the host name, no glue.
+		{"dotnet.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Answered, answer: []string{"dotnet.tp.internal. 10 IN CNAME winsrv01.corp.example.com."}}},
+		{"dotnet.tp.internal.", dns.TypeAAAA, "10.9.9.9", answer{result: Answered, answer: []string{"dotnet.tp.internal. 10 IN CNAME winsrv01.corp.example.com."}}},
+		{"_metrics._udp.dotnet.tp.internal.", dns.TypeSRV, "10.9.9.9", answer{result: Answered, answer: []string{
+			"_metrics._udp.dotnet.tp.internal. 10 IN SRV 0 1 9100 winsrv01.corp.example.com.",
+		}}},
+		// allow.
+		{"private.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Refused}},
+		{"10-1-0-1.private.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Refused}},
+		{"private.tp.internal.", dns.TypeA, "10.244.0.1", answer{result: Answered, answer: []string{"private.tp.internal. 10 IN A 10.1.0.1"}}},
+		{"private.tp.internal.", dns.TypeA, "::ffff:10.244.0.1", answer{result: Answered, answer: []string{"private.tp.internal. 10 IN A 10.1.0.1"}}},
+		// A service without endpoints exists.
+		{"empty.tp.internal.", dns.TypeA, "10.9.9.9", nodata},
+		{"empty.tp.internal.", dns.TypeSRV, "10.9.9.9", nodata},
+		// The apex.
+		{"tp.internal.", dns.TypeSOA, "10.9.9.9", answer{result: Answered, answer: []string{soa}}},
+		{"tp.internal.", dns.TypeNS, "10.9.9.9", answer{result: Answered, answer: []string{"tp.internal. 10 IN NS ns.dns.tp.internal."}}},
+		{"tp.internal.", dns.TypeA, "10.9.9.9", nodata},
+		{"tp.internal.", dns.TypeANY, "10.9.9.9", answer{result: Answered, answer: []string{`tp.internal. 10 IN HINFO "RFC8482" ""`}}},
+		{"ns.dns.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Answered, answer: []string{"ns.dns.tp.internal. 10 IN A 127.0.0.1"}}},
+		{"ns.dns.tp.internal.", dns.TypeAAAA, "10.9.9.9", nodata},
+		{"dns.tp.internal.", dns.TypeA, "10.9.9.9", nodata},
+		{"nope.tp.internal.", dns.TypeA, "10.9.9.9", nx},
+		{"nope.tp.internal.", dns.TypeANY, "10.9.9.9", nx},
+	}
+	for _, c := range cases {
+		got := lookup(v, c.name, c.qtype, c.client)
+		assert.Equal(t, c.want, got, "%s %s from %s", c.name, dns.TypeToString[c.qtype], c.client)
+	}
+}
+
+func TestReverse(t *testing.T) {
+	v := BuildReverse("10.in-addr.arpa.", "tp.internal.", registry(), Options{TTL: 10, Serial: 42})
+	rsoa := "10.in-addr.arpa. 10 IN SOA ns.dns.tp.internal. hostmaster.tp.internal. 42 7200 1800 86400 10"
+	for _, c := range []struct {
+		name   string
+		qtype  uint16
+		client string
+		want   answer
+	}{
+		{"10.0.0.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9", answer{result: Answered, answer: []string{"10.0.0.10.in-addr.arpa. 10 IN PTR 10-0-0-10.oracle.finance.tp.internal."}}},
+		{"11.0.0.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9", answer{result: Answered, answer: []string{"11.0.0.10.in-addr.arpa. 10 IN PTR standby.oracle.finance.tp.internal."}}},
+		{"11.0.0.10.in-addr.arpa.", dns.TypeA, "10.9.9.9", answer{result: Answered, ns: []string{rsoa}}},
+		{"12.0.0.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9", answer{result: NXDomain, ns: []string{rsoa}}}, // disabled
+		{"0.0.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9", answer{result: Answered, ns: []string{rsoa}}},
+		{"1.0.1.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9", answer{result: Refused}},
+		{"1.0.1.10.in-addr.arpa.", dns.TypePTR, "10.244.9.9", answer{result: Answered, answer: []string{"1.0.1.10.in-addr.arpa. 10 IN PTR 10-1-0-1.private.tp.internal."}}},
+		{"20.2.0.192.in-addr.arpa.", dns.TypePTR, "10.9.9.9", answer{result: NXDomain, ns: []string{rsoa}}}, // outside the zone: not built
+	} {
+		assert.Equal(t, c.want, lookup(v, c.name, c.qtype, c.client), "%s %s", c.name, dns.TypeToString[c.qtype])
+	}
+
+	v6 := BuildReverse("ip6.arpa.", "tp.internal.", registry(), Options{TTL: 10, Serial: 42})
+	got := lookup(v6, "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypePTR, "10.9.9.9")
+	assert.Equal(t, []string{"0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 30 IN PTR 2001-db8--10.web.tp.internal."}, got.answer)
+}
+
+func TestHostNamesRotate(t *testing.T) {
+	svc := config.Service{Name: "legacy", Endpoints: []config.Endpoint{host("a.example.com"), host("b.example.com"), host("c.example.com")}}
+	v := Build("tp.internal.", []config.Service{svc}, Options{TTL: 10})
+	var targets []string
+	for range 6 {
+		got := lookup(v, "legacy.tp.internal.", dns.TypeA, "10.9.9.9")
+		targets = append(targets, strings.Fields(got.answer[0])[4])
+	}
+	assert.Equal(t, []string{"a.example.com.", "b.example.com.", "c.example.com.", "a.example.com.", "b.example.com.", "c.example.com."}, targets)
+}
+
+func TestShuffleAndMaxAnswers(t *testing.T) {
+	var eps []config.Endpoint
+	for i := range 8 {
+		eps = append(eps, ip(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}).String()))
+	}
+	svc := config.Service{Name: "many", Ports: []config.Port{{Name: "p", Number: 1, Protocol: "tcp"}}, Endpoints: eps}
+
+	v := Build("tp.internal.", []config.Service{svc}, Options{TTL: 10})
+	orders := map[string]bool{}
+	for range 50 {
+		m := new(dns.Msg)
+		v.Lookup(Query{Name: "many.tp.internal.", Type: dns.TypeA}, m)
+		assert.Len(t, m.Answer, 8)
+		orders[m.Answer[0].String()+m.Answer[1].String()] = true
+	}
+	assert.Greater(t, len(orders), 5, "answers are shuffled per query")
+
+	v = Build("tp.internal.", []config.Service{svc}, Options{TTL: 10, MaxAnswers: 3})
+	seen := map[string]bool{}
+	for range 100 {
+		got := lookup(v, "many.tp.internal.", dns.TypeA, "10.9.9.9")
+		assert.Len(t, got.answer, 3)
+		for _, a := range got.answer {
+			seen[a] = true
+		}
+		srv := lookup(v, "many.tp.internal.", dns.TypeSRV, "10.9.9.9")
+		assert.Len(t, srv.answer, 3)
+		assert.Len(t, srv.ext, 3, "glue for the chosen targets only")
+	}
+	assert.Len(t, seen, 8, "a random subset, not always the same one")
+}
