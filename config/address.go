@@ -1,0 +1,81 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// address is an endpoint's address as written, taken apart.
+type address struct {
+	addr    string     // canonical IP address, or lower-case host name
+	ip      netip.Addr // the zero Addr for a host name
+	port    string     // as written; "" when none
+	hasPort bool
+}
+
+// parseAddress parses the short form of an endpoint: "IP", "IP:PORT",
+// "[IPv6]:PORT", a bare IPv6 address, "host" or "host:PORT". It returns
+// why s is none of them, or "".
+func parseAddress(s string) (address, string) {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return ipAddress(s, ip, address{})
+	}
+	host, a := s, address{}
+	switch {
+	case strings.HasPrefix(s, "["):
+		inside, rest, ok := strings.Cut(s[1:], "]")
+		ip, err := netip.ParseAddr(inside)
+		switch {
+		case !ok || rest != "" && !strings.HasPrefix(rest, ":"):
+			return a, fmt.Sprintf(`%s is not an address; want "[IPv6]:PORT"`, quote(s))
+		case err != nil || !ip.Is6():
+			return a, fmt.Sprintf("%s has no IPv6 address in the brackets", quote(s))
+		}
+		if rest != "" {
+			a.port, a.hasPort = rest[1:], true
+		}
+		return ipAddress(s, ip, a)
+	case strings.Count(s, ":") > 1:
+		// Not IPv6, as ParseAddr failed, and too many colons for a port.
+		return a, fmt.Sprintf("%s is not a valid IPv6 address", quote(s))
+	case strings.Contains(s, ":"):
+		host, a.port, _ = strings.Cut(s, ":")
+		a.hasPort = true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ipAddress(s, ip, a)
+	}
+	name := strings.TrimSuffix(asciiLower(host), ".")
+	if _, err := netip.ParseAddr(name); err == nil {
+		return a, fmt.Sprintf("%s is an IP address with a trailing dot", quote(s))
+	}
+	if p := hostProblem(name); p != "" {
+		return a, fmt.Sprintf("%s is not an IP address, and not a host name: %s", quote(s), p)
+	}
+	a.addr = name
+	return a, ""
+}
+
+// ipAddress completes a with ip. Zones ("fe80::1%eth0") are refused: the
+// address goes into AAAA records, which have no place for one.
+func ipAddress(s string, ip netip.Addr, a address) (address, string) {
+	if ip.Zone() != "" {
+		return a, fmt.Sprintf("%s has the zone %q; zones are not allowed", quote(s), ip.Zone())
+	}
+	a.addr, a.ip = ip.String(), ip
+	return a, ""
+}
+
+// portNumber parses the port of a short form endpoint.
+func portNumber(s string) (uint16, string) {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, fmt.Sprintf("port %s is not a number", quote(s))
+	}
+	v, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || v == 0 {
+		return 0, fmt.Sprintf("port %s is out of range 1-65535", short(s))
+	}
+	return uint16(v), ""
+}

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decoder walks the node tree of one registry file or API body, turning it
+// into services and collecting every error with the position of the node
+// it is about.
+type decoder struct {
+	file string
+	// format is "YAML" or "JSON", for syntax errors.
+	format string
+	// lines is false for API bodies: they are rewritten before parsing
+	// (see jsonToYAML), so line numbers would point nowhere useful.
+	lines bool
+	// zone is the longest of Options.Zones and extra what it adds to a
+	// relative name.
+	zone  string
+	extra int
+	errs  []posError
+}
+
+// posError is an Error with the column of its node, which only serves to
+// sort errors on one line (flow style) in document order.
+type posError struct {
+	line, col int
+	err       *Error
+}
+
+func newDecoder(file, format string, lines bool, opts Options) *decoder {
+	d := &decoder{file: file, format: format, lines: lines}
+	d.zone, d.extra = opts.longestZone()
+	return d
+}
+
+// errorf records an error about node n, which may be nil when the error is
+// about the whole document.
+func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	pe := posError{err: &Error{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}}
+	if n != nil {
+		pe.line, pe.col = n.Line, n.Column
+		if d.lines {
+			pe.err.Line = n.Line
+		}
+	}
+	d.errs = append(d.errs, pe)
+}
+
+// at returns " (line N)" for n, to point from one error to the place it
+// conflicts with; "" for API bodies, which have no useful lines.
+func (d *decoder) at(n *yaml.Node) string {
+	if !d.lines || n == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (line %d)", n.Line)
+}
+
+// firstAt returns " (first at line N)" for n; "" for API bodies.
+func (d *decoder) firstAt(n *yaml.Node) string {
+	if !d.lines {
+		return ""
+	}
+	return fmt.Sprintf(" (first at line %d)", n.Line)
+}
+
+// err returns the errors in document order, or nil. Checks that relate
+// parts of a service run after the parts are decoded, so the errors are
+// sorted rather than kept in the order found; an alias repeats the errors
+// of its anchor's node, so exact repeats are dropped.
+func (d *decoder) err() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	errs := slices.Clone(d.errs)
+	slices.SortStableFunc(errs, func(a, b posError) int {
+		return cmp.Or(cmp.Compare(a.line, b.line), cmp.Compare(a.col, b.col))
+	})
+	list := make(ErrorList, 0, len(errs))
+	seen := make(map[Error]bool, len(errs))
+	for _, pe := range errs {
+		if !seen[*pe.err] {
+			seen[*pe.err] = true
+			list = append(list, pe.err)
+		}
+	}
+	return list
+}

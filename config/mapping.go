@@ -1,0 +1,125 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// entry is one key and its value in a mapping.
+type entry struct {
+	name     string
+	key, val *yaml.Node
+}
+
+// entries returns the pairs of mapping n in document order, reporting keys
+// that are not scalars and keys given twice. The pairs of "<<" merge keys
+// follow, for the keys n does not set itself: YAML's merge lets a file
+// share, say, one check among services through an anchor.
+func (d *decoder) entries(n *yaml.Node, path string) []entry {
+	var own, merged []entry
+	seen := make(map[string]*yaml.Node)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "want a string key, got %s", describe(k))
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			merged = append(merged, d.merge(v, join(path, k.Value))...)
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.errorf(k, join(path, k.Value), "repeated key%s", d.firstAt(first))
+			continue
+		}
+		seen[k.Value] = k
+		own = append(own, entry{name: k.Value, key: k, val: v})
+	}
+	// The first mapping merged wins, and n's own keys win over all.
+	for _, e := range merged {
+		if _, dup := seen[e.name]; !dup {
+			seen[e.name] = e.key
+			own = append(own, e)
+		}
+	}
+	return own
+}
+
+// merge returns the pairs a "<<" key brings in: those of a mapping, or of
+// each mapping in a list.
+func (d *decoder) merge(v *yaml.Node, path string) []entry {
+	v = resolve(v)
+	switch v.Kind {
+	case yaml.MappingNode:
+		return d.entries(v, path)
+	case yaml.SequenceNode:
+		var all []entry
+		for _, m := range v.Content {
+			if m = resolve(m); m.Kind != yaml.MappingNode {
+				d.errorf(m, path, "want a mapping to merge, got %s", describe(m))
+				continue
+			}
+			all = append(all, d.entries(m, path)...)
+		}
+		return all
+	}
+	d.errorf(v, path, "want a mapping or a list of mappings to merge, got %s", describe(v))
+	return nil
+}
+
+// fields returns the entries of mapping n by key, reporting every key not
+// in known.
+func (d *decoder) fields(n *yaml.Node, path string, known []string) map[string]entry {
+	got := make(map[string]entry)
+	for _, e := range d.entries(n, path) {
+		if !slices.Contains(known, e.name) {
+			d.errorf(e.key, join(path, e.name), "unknown field%s", suggest(e.name, known))
+			continue
+		}
+		got[e.name] = e
+	}
+	return got
+}
+
+// suggest returns `; did you mean "x"?` for the known field closest to an
+// unknown one, when it is a likely typo of it; "" otherwise.
+func suggest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if dist := editDistance(name, k); dist < bestDist && dist < len(name) {
+			best, bestDist = k, dist
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes:
+// field names are ASCII. It gives up early on long names, which are no
+// typo of a field's.
+func editDistance(a, b string) int {
+	if len(a) > 2*len(b)+2 {
+		return len(a)
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

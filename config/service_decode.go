@@ -1,0 +1,82 @@
+package config
+
+import (
+	"math"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// serviceFields are the keys of a service, in the order of the README.
+var serviceFields = []string{"name", "ports", "endpoints", "connection", "secrets", "secrets_allow", "allow", "ttl", "check"}
+
+// serviceDecl is a service being decoded: the Service so far, and where
+// its parts are in the document, for the checks that relate the parts to
+// each other and to other services.
+type serviceDecl struct {
+	svc  Service
+	path string // "services[2]"; "" for an API body
+	node *yaml.Node
+	// name is the node of the name, nil unless svc.Name is valid.
+	name *yaml.Node
+	// ports and endpoints are parallel to svc.Ports and svc.Endpoints.
+	ports     []portDecl
+	endpoints []endpointDecl
+	// connection and secrets hold the node of each valid key.
+	connection, secrets map[string]*yaml.Node
+	check               checkDecl
+}
+
+// service decodes one service: a list item of a registry file, or an API
+// body. It returns nil when n is not a mapping.
+func (d *decoder) service(n *yaml.Node, path string) *serviceDecl {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "want a mapping, got %s", describe(n))
+		return nil
+	}
+	sd := &serviceDecl{path: path, node: n}
+	f := d.fields(n, path, serviceFields)
+	// Ports go before endpoints and the check, which refer to them.
+	d.serviceName(sd, f["name"])
+	d.ports(sd, f["ports"])
+	d.endpoints(sd, f["endpoints"])
+	sd.svc.Connection, sd.connection = d.txt(f["connection"], join(path, "connection"))
+	sd.svc.Secrets, sd.secrets = d.txt(f["secrets"], join(path, "secrets"))
+	d.checkTXTKeys(sd)
+	sd.svc.SecretsAllow = d.prefixes(f["secrets_allow"], join(path, "secrets_allow"))
+	sd.svc.Allow = d.prefixes(f["allow"], join(path, "allow"))
+	d.ttl(sd, f["ttl"])
+	d.check(sd, f["check"])
+	applyDefaults(sd)
+	d.checkCheck(sd)
+	d.checkLengths(sd)
+	return sd
+}
+
+func (d *decoder) serviceName(sd *serviceDecl, e entry) {
+	field := join(sd.path, "name")
+	if e.val == nil {
+		d.errorf(sd.node, field, "is required")
+		return
+	}
+	name, ok := d.str(e.val, field, "a string")
+	if !ok {
+		return
+	}
+	name = asciiLower(name)
+	if p := nameProblem(name); p != "" {
+		d.errorf(resolve(e.val), field, "%s", p)
+		return
+	}
+	sd.svc.Name, sd.name = name, resolve(e.val)
+}
+
+func (d *decoder) ttl(sd *serviceDecl, e entry) {
+	if e.val == nil {
+		return
+	}
+	if v, ok := d.integer(e.val, join(sd.path, "ttl"), 0, math.MaxInt32); ok {
+		ttl := uint32(v)
+		sd.svc.TTL = &ttl
+	}
+}

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"regexp"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// txtKeyPattern is what a key of connection or secrets looks like: an
+// environment variable name, which is what clients turn them into.
+const txtKeyPattern = `[A-Za-z_][A-Za-z0-9_]*`
+
+var txtKey = regexp.MustCompile(`^` + txtKeyPattern + `$`)
+
+// maxTXT is the most octets one TXT character-string holds; a "KEY=value"
+// is served as one, never split, so that clients need not join strings.
+const maxTXT = 255
+
+// txt decodes connection or secrets. It returns the pairs and the node of
+// each key, for checkTXTKeys. Messages never repeat a value: it may be a
+// secret.
+func (d *decoder) txt(e entry, path string) (map[string]string, map[string]*yaml.Node) {
+	if e.val == nil {
+		return nil, nil
+	}
+	n, ok := d.mapping(e.val, path)
+	if !ok || n == nil {
+		return nil, nil
+	}
+	var values map[string]string
+	keys := make(map[string]*yaml.Node)
+	for _, kv := range d.entries(n, path) {
+		field := join(path, kv.name)
+		if !txtKey.MatchString(kv.name) {
+			d.errorf(kv.key, field, "key must match %s", txtKeyPattern)
+			continue
+		}
+		v, ok := d.literal(kv.val, field)
+		if !ok {
+			continue
+		}
+		if size := len(kv.name) + 1 + len(v); size > maxTXT {
+			d.errorf(resolve(kv.val), field, "%s=… is %d octets, more than the %d a TXT string holds", short(kv.name), size, maxTXT)
+			continue
+		}
+		if values == nil {
+			values = make(map[string]string)
+		}
+		values[kv.name], keys[kv.name] = v, kv.key
+	}
+	return values, keys
+}
+
+// checkTXTKeys reports a key in both connection and secrets, at the later
+// of the two: a client would get two values for it.
+func (d *decoder) checkTXTKeys(sd *serviceDecl) {
+	for name, s := range sd.secrets {
+		c, ok := sd.connection[name]
+		if !ok {
+			continue
+		}
+		later, earlier, where, other := s, c, "secrets", "connection"
+		if before(s, c) {
+			later, earlier, where, other = c, s, "connection", "secrets"
+		}
+		d.errorf(later, join(join(sd.path, where), name), "%s is also in %s%s", name, join(sd.path, other), d.at(earlier))
+	}
+}
+
+// before reports whether a comes before b in the document.
+func before(a, b *yaml.Node) bool {
+	return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+}
