@@ -34,7 +34,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 func TestPluginsListsDirectivesInChainOrder(t *testing.T) {
 	code, out, _ := runCLI(t, "", "--plugins")
 	assert.Equal(t, 0, code)
-	assert.Equal(t, "bind\nerrors\nlog\nwhoami\n", out)
+	assert.Equal(t, "bind\nerrors\nlog\nthirdparty\nwhoami\n", out)
 }
 
 func TestVersion(t *testing.T) {
@@ -158,4 +158,32 @@ func TestQuietPrintsNoBanner(t *testing.T) {
 	p.Signal(t, syscall.SIGINT)
 	assert.Equal(t, 0, p.Wait(t))
 	assert.Equal(t, "[INFO] interrupt: shutting down\n", p.Output.String())
+}
+
+func TestValidateAndStartWithBrokenRegistry(t *testing.T) {
+	dir := t.TempDir()
+	registry := filepath.Join(dir, "services.yaml")
+	require.NoError(t, os.WriteFile(registry, []byte("services:\n  - name: db\n    endpoints: [10.0.0.1]\n    ttl: soon\n  - name: DB\n"), 0o644))
+	corefile := filepath.Join(dir, "Corefile")
+	require.NoError(t, os.WriteFile(corefile, []byte("tp.internal:1053 {\n bind 127.0.0.1\n thirdparty {\n  services services.yaml\n }\n}\n"), 0o644))
+
+	code, out, stderr := runCLI(t, "", "--validate", "-c", corefile)
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	require.Len(t, lines, 3, stderr)
+	assert.Equal(t, "tpdns: plugin/thirdparty: services "+registry+" is invalid:", lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], registry+":4: services[0].ttl: "), lines[1])
+	assert.True(t, strings.HasPrefix(lines[2], registry+":5: services[1].name: "), lines[2])
+
+	// Starting with it fails the same way, on one line.
+	code, _, stderr = runCLI(t, "", "-c", corefile)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+	assert.Contains(t, stderr, "is invalid:; "+registry+":4: services[0].ttl: ")
+
+	require.NoError(t, os.WriteFile(registry, []byte("services:\n  - name: db\n    endpoints: [10.0.0.1]\n"), 0o644))
+	code, out, stderr = runCLI(t, "", "--validate", "-c", corefile)
+	assert.Equal(t, 0, code, stderr)
+	assert.Equal(t, corefile+": valid\n", out)
 }
