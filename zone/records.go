@@ -47,19 +47,30 @@ type srvRR struct {
 	glue dns.RR // nil for host-name targets
 }
 
-// healthy reports whether endpoint i of a service is answered.
-type healthy func(i int) bool
-
-// build prepares the records of s for the endpoints up reports healthy.
-// Disabled endpoints are never answered.
-func (s *service) build(up healthy) *records {
+// build prepares the records of s for the endpoints opts.Up answers.
+// Disabled endpoints are never answered. A service with endpoints of which
+// none is up answers none, or with opts.Panic all enabled ones, briefly.
+func (s *service) build(opts Options) *records {
 	def := s.def
 	r := &records{endpoints: make([]dns.RR, len(def.Endpoints)), ports: make([][]srvRR, len(def.Ports))}
+	answered := make([]bool, len(def.Endpoints))
+	ttl, anyUp, anyEnabled := s.ttl, false, false
+	for i, ep := range def.Endpoints {
+		answered[i] = !ep.Disabled && (opts.Up == nil || opts.Up(def, i))
+		anyUp = anyUp || answered[i]
+		anyEnabled = anyEnabled || !ep.Disabled
+	}
+	if opts.Panic && anyEnabled && !anyUp {
+		for i, ep := range def.Endpoints {
+			answered[i] = !ep.Disabled
+		}
+		ttl = min(ttl, PanicTTL)
+	}
 	hdr := func(name string, t uint16) dns.RR_Header {
-		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: s.ttl}
+		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
 	}
 	for i, ep := range def.Endpoints {
-		if ep.Disabled || !up(i) {
+		if !answered[i] {
 			continue
 		}
 		target := s.endpointOwner(ep)
@@ -89,8 +100,10 @@ func (s *service) build(up healthy) *records {
 			r.ports[p] = append(r.ports[p], portRR)
 		}
 	}
-	r.txt = txtRecord(hdr(s.owner, dns.TypeTXT), def.Connection, nil)
-	r.txtAll = txtRecord(hdr(s.owner, dns.TypeTXT), def.Connection, def.Secrets)
+	// Connection information does not depend on health, nor its TTL.
+	txtHdr := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
+	r.txt = txtRecord(txtHdr, def.Connection, nil)
+	r.txtAll = txtRecord(txtHdr, def.Connection, def.Secrets)
 	return r
 }
 

@@ -28,13 +28,24 @@ type Options struct {
 	MaxAnswers int
 	// Serial of the SOA record.
 	Serial uint32
+	// Up reports whether endpoint i of a service is answered (its health is
+	// unknown or healthy); nil answers every enabled endpoint.
+	Up func(s *config.Service, i int) bool
+	// Panic answers every enabled endpoint of a service that has none up,
+	// with a TTL of at most PanicTTL, instead of no address at all.
+	Panic bool
 }
+
+// PanicTTL is the most a service in panic is cached for: its endpoints are
+// all down, and answers should follow their recovery closely.
+const PanicTTL = 5
 
 // View is the DNS data of one zone.
 type View struct {
 	zone       string
 	nodes      map[string]*node
 	services   map[string]*service // by name relative to the zone
+	opts       Options
 	soa        dns.RR
 	negative   []dns.RR // the authority section of NXDOMAIN and NODATA: the SOA
 	ns         dns.RR
@@ -132,6 +143,7 @@ func newView(zone, nsZone string, opts Options) *View {
 		services:   map[string]*service{},
 		ttl:        opts.TTL,
 		maxAnswers: opts.MaxAnswers,
+		opts:       opts,
 		soa: &dns.SOA{Hdr: h(dns.TypeSOA), Ns: nameServer(nsZone), Mbox: "hostmaster." + nsZone,
 			Serial: opts.Serial, Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: opts.TTL},
 		ns: &dns.NS{Hdr: h(dns.TypeNS), Ns: nameServer(nsZone)},
@@ -150,9 +162,26 @@ func (v *View) addService(def *config.Service) *service {
 	}
 	s.allow = def.Allow
 	s.secret = def.SecretsAllow
-	s.recs.Store(s.build(func(int) bool { return true }))
+	s.recs.Store(s.build(v.opts))
 	v.services[def.Name] = s
 	return s
+}
+
+// UpdateAll rebuilds the records of every service, as Update does one.
+func (v *View) UpdateAll() {
+	for _, s := range v.services {
+		s.recs.Store(s.build(v.opts))
+	}
+}
+
+// Update rebuilds the records of the service named name (relative to the
+// zone) from the health its endpoints have now, and swaps them in. The rest
+// of the view is untouched; queries in flight see the old records or the
+// new, never a mix.
+func (v *View) Update(name string) {
+	if s, ok := v.services[name]; ok {
+		s.recs.Store(s.build(v.opts))
+	}
 }
 
 func (v *View) add(name string, n *node) { v.nodes[name] = n }

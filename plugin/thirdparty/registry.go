@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/zone"
 )
 
@@ -23,6 +24,7 @@ type watcher struct {
 
 func newThirdParty(o options) (*ThirdParty, error) {
 	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{}}
+	tp.checker = health.NewChecker(o.probes, tp.healthChanged)
 	data, err := os.ReadFile(o.services)
 	if err != nil {
 		return nil, fmt.Errorf("services %s: %w", o.services, err)
@@ -36,9 +38,20 @@ func newThirdParty(o options) (*ThirdParty, error) {
 	return tp, nil
 }
 
-// build makes the views of every zone for services.
+// build makes the views of every zone for services, and has the checker
+// probe their endpoints: those it already probed keep their state.
 func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
-	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial}
+	keys, eps := healthEndpoints(services)
+	tp.checker.Set(eps)
+	up := func(s *config.Service, i int) bool {
+		key := keys[s.Name][i]
+		if key == "" {
+			return true
+		}
+		st, _ := tp.checker.Status(key)
+		return st.State != health.Unhealthy
+	}
+	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial, Up: up, Panic: tp.opts.panic}
 	vs := views{}
 	for _, z := range tp.opts.zones {
 		vs[z] = zone.Build(z, services, opts)
@@ -62,8 +75,10 @@ func (tp *ThirdParty) serial() uint32 {
 	return (*tp.views.Load())[tp.opts.zones[0]].Serial()
 }
 
-// start begins polling the registry file, unless reload is 0.
+// start begins the health checks, and polling the registry file unless
+// reload is 0.
 func (tp *ThirdParty) start() error {
+	tp.checker.Start()
 	if tp.opts.reload == 0 {
 		return nil
 	}
@@ -85,13 +100,14 @@ func (tp *ThirdParty) start() error {
 	return nil
 }
 
-// stop ends the polling and waits for it.
+// stop ends the polling and the health checks, and waits for them.
 func (tp *ThirdParty) stop() error {
 	if w := tp.watch; w.quit != nil {
 		close(w.quit)
 		<-w.done
 		w.quit = nil
 	}
+	tp.checker.Stop()
 	return nil
 }
 
@@ -123,6 +139,8 @@ func (tp *ThirdParty) reload() {
 		return
 	}
 	w.loaded, w.rejected = sum, [sha256.Size]byte{}
+	tp.mu.Lock()
 	tp.views.Store(tp.build(services, nextSerial(tp.serial())))
+	tp.mu.Unlock()
 	log.Printf("[INFO] plugin/thirdparty: %s: serving %d services", path, len(services))
 }

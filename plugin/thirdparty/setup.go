@@ -8,6 +8,7 @@ import (
 
 	"github.com/coredns/caddy"
 
+	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/plugin"
 )
 
@@ -31,7 +32,14 @@ func Setup(c *caddy.Controller) (plugin.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.OnStartup(tp.start)
+	// Kept in the instance, so that the next configuration can take over
+	// the health of the endpoints (see inherit).
+	others, _ := c.Get(storageKey).([]*ThirdParty)
+	c.Set(storageKey, append(others, tp))
+	c.OnStartup(func() error {
+		tp.inherit(previous(tp))
+		return tp.start()
+	})
 	c.OnShutdown(tp.stop)
 	return func(next plugin.Handler) plugin.Handler { return &Handler{tp: tp, Next: next} }, nil
 }
@@ -45,10 +53,12 @@ type options struct {
 	ttl        uint32
 	maxAnswers int
 	fall       []string // zones whose unknown names go to the next plugin; nil: none
+	panic      bool
+	probes     int // health_concurrency
 }
 
 func parse(c *caddy.Controller) (options, error) {
-	o := options{reload: defaultReload, ttl: defaultTTL}
+	o := options{reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency}
 	i := 0
 	for c.Next() {
 		if i++; i > 1 {
@@ -130,6 +140,21 @@ func parseProperty(c *caddy.Controller, o *options) error {
 			return c.Errf("max_answers: %q is not a number of records (0: all)", s)
 		}
 		o.maxAnswers = n
+	case "panic":
+		if len(args) > 0 {
+			return c.ArgErr()
+		}
+		o.panic = true
+	case "health_concurrency":
+		s, err := one()
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return c.Errf("health_concurrency: %q is not a number of probes (1 or more)", s)
+		}
+		o.probes = n
 	case "fallthrough":
 		o.fall = append([]string{}, o.zones...)
 		o.fall = append(o.fall, o.reverse...)

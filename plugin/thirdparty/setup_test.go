@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/plugin"
 )
 
@@ -21,24 +22,24 @@ func TestParse(t *testing.T) {
 		{
 			input: "thirdparty {\n services /etc/tpdns/services.yaml\n}",
 			keys:  []string{"TP.internal:1053"},
-			want:  options{zones: []string{"tp.internal."}, services: "/etc/tpdns/services.yaml", reload: defaultReload, ttl: defaultTTL},
+			want:  options{zones: []string{"tp.internal."}, services: "/etc/tpdns/services.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
 		},
 		{
 			input: "thirdparty {\n services services.yaml\n}",
 			keys:  []string{"tp.internal", "10.0.0.0/8", "dns://[2001:db8::/32]:53"},
 			want: options{zones: []string{"tp.internal."}, reverse: []string{"10.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."},
-				services: "services.yaml", reload: defaultReload, ttl: defaultTTL},
+				services: "services.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
 		},
 		{
 			input: "thirdparty tp.internal other.example 192.168.0.0/16 {\n services s.yaml\n reload 0\n ttl 30\n max_answers 4\n fallthrough\n}",
 			keys:  []string{"."},
 			want: options{zones: []string{"tp.internal.", "other.example."}, reverse: []string{"168.192.in-addr.arpa."}, services: "s.yaml",
-				reload: 0, ttl: 30, maxAnswers: 4, fall: []string{"tp.internal.", "other.example.", "168.192.in-addr.arpa."}},
+				reload: 0, ttl: 30, maxAnswers: 4, fall: []string{"tp.internal.", "other.example.", "168.192.in-addr.arpa."}, probes: health.DefaultConcurrency},
 		},
 		{
 			input: "thirdparty {\n services s.yaml\n reload 1m\n fallthrough legacy.tp.internal\n}",
 			keys:  []string{"tp.internal"},
-			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: time.Minute, ttl: defaultTTL, fall: []string{"legacy.tp.internal."}},
+			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: time.Minute, ttl: defaultTTL, fall: []string{"legacy.tp.internal."}, probes: health.DefaultConcurrency},
 		},
 		{input: "thirdparty", keys: []string{"tp.internal"}, err: "Testfile:1 - Error during parsing: no registry: services FILE is required"},
 		{input: "thirdparty 10.0.0.0/8 {\n services s.yaml\n}", keys: []string{"."}, err: "Testfile:1 - Error during parsing: a forward zone is needed: PTR records point into it"},
@@ -50,7 +51,14 @@ func TestParse(t *testing.T) {
 		{input: "thirdparty {\n services s.yaml\n ttl -1\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: ttl: "-1" is not a number of seconds between 0 and 2147483647`},
 		{input: "thirdparty {\n services s.yaml\n ttl 2147483648\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: ttl: "2147483648" is not a number of seconds between 0 and 2147483647`},
 		{input: "thirdparty {\n services s.yaml\n max_answers all\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: max_answers: "all" is not a number of records (0: all)`},
-		{input: "thirdparty {\n services s.yaml\n panic\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: unknown property "panic"`},
+		{
+			input: "thirdparty {\n services s.yaml\n panic\n health_concurrency 16\n}",
+			keys:  []string{"tp.internal"},
+			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: defaultReload, ttl: defaultTTL, panic: true, probes: 16},
+		},
+		{input: "thirdparty {\n services s.yaml\n panic now\n}", keys: []string{"."}, err: "Testfile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'now'"},
+		{input: "thirdparty {\n services s.yaml\n health_concurrency 0\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: health_concurrency: "0" is not a number of probes (1 or more)`},
+		{input: "thirdparty {\n services s.yaml\n api 127.0.0.1:8080\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: unknown property "api"`},
 		{input: "thirdparty {\n services s.yaml\n store bolt /var/lib/tpdns.db\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: unknown property "store"`},
 		{input: "thirdparty {\n services s.yaml\n}\nthirdparty {\n services t.yaml\n}", keys: []string{"."}, err: "Testfile:4 - Error during parsing: thirdparty may appear once per server block"},
 	}

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
 
+	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/plugin"
 	"github.com/tpdns/tpdns/zone"
 )
@@ -19,10 +21,14 @@ import (
 // zones, and the watch on its registry file. The handlers of every zone
 // key of the server block share it.
 type ThirdParty struct {
-	opts  options
-	zones []string // every zone, forward and reverse
-	views atomic.Pointer[views]
-	watch *watcher
+	opts    options
+	zones   []string // every zone, forward and reverse
+	views   atomic.Pointer[views]
+	watch   *watcher
+	checker *health.Checker
+	// mu orders the writers of the views: registry reloads and health
+	// changes. Queries never take it.
+	mu sync.Mutex
 }
 
 // views maps each zone to its view; a registry change replaces it whole.

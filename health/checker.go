@@ -1,0 +1,330 @@
+package health
+
+import (
+	"container/heap"
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultConcurrency is how many probes may be in flight at once.
+const DefaultConcurrency = 256
+
+// jitter is the largest share of an interval by which a probe is moved, at
+// random, so that endpoints added together drift apart instead of being
+// probed in bursts forever.
+const jitter = 0.1
+
+// Endpoint is one endpoint to keep the health of.
+type Endpoint struct {
+	// Key identifies the endpoint across Set calls and checkers: the same
+	// key keeps its state.
+	Key string
+	// Owner is handed to the change callback (the service's name).
+	Owner  string
+	Target Target
+}
+
+// Checker probes a set of endpoints, each on its own interval, with a
+// bounded number of probes in flight, and tells its user when the state of
+// an endpoint changes.
+type Checker struct {
+	concurrency int
+	changed     func(owner string)
+	prober      *prober
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	queue   queue
+
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	probes  sync.WaitGroup
+	started bool
+	stats   stats
+}
+
+// entry is an endpoint and what the checker knows and plans for it. Its
+// fields are guarded by Checker.mu.
+type entry struct {
+	Endpoint
+	status  Status
+	due     time.Time
+	pos     int  // index in the queue; -1 while not queued
+	removed bool // no longer in the set: drop the result of a running probe
+}
+
+// NewChecker returns a checker that runs at most concurrency probes at once
+// and calls changed, from its own goroutines, after an endpoint's state
+// changes.
+func NewChecker(concurrency int, changed func(owner string)) *Checker {
+	if concurrency < 1 {
+		concurrency = DefaultConcurrency
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Checker{
+		concurrency: concurrency,
+		changed:     changed,
+		prober:      newProber(),
+		entries:     map[string]*entry{},
+		wake:        make(chan struct{}, 1),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
+		ctx:         ctx,
+		cancel:      cancel,
+	}
+}
+
+// Set makes eps the endpoints to probe. Endpoints whose key was already
+// set keep their state and schedule; new ones start Unknown and are probed
+// at once; the others are forgotten.
+func (c *Checker) Set(eps []Endpoint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make(map[string]*entry, len(eps))
+	now := time.Now()
+	for _, ep := range eps {
+		if e, ok := c.entries[ep.Key]; ok {
+			e.Endpoint = ep
+			next[ep.Key] = e
+			continue
+		}
+		e := &entry{Endpoint: ep, due: now, pos: -1}
+		next[ep.Key] = e
+		heap.Push(&c.queue, e)
+	}
+	for key, e := range c.entries {
+		if _, kept := next[key]; !kept {
+			e.removed = true
+			if e.pos >= 0 {
+				heap.Remove(&c.queue, e.pos)
+			}
+		}
+	}
+	c.entries = next
+	c.signal()
+}
+
+// Inherit takes over the state of every endpoint that from also checks and
+// that c has not probed yet: a reloaded configuration goes on where the
+// previous one was. Such an endpoint is next probed at a random point of
+// its interval, not at once.
+func (c *Checker) Inherit(from *Checker) {
+	if from == c {
+		return
+	}
+	from.mu.Lock()
+	states := make(map[string]Status, len(from.entries))
+	for key, e := range from.entries {
+		if !e.status.LastCheck.IsZero() {
+			states[key] = e.status
+		}
+	}
+	from.mu.Unlock()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for key, st := range states {
+		e, ok := c.entries[key]
+		if !ok || !e.status.LastCheck.IsZero() {
+			continue
+		}
+		e.status = st
+		if e.pos >= 0 && e.Target.Check.Interval > 0 {
+			e.due = now.Add(time.Duration(rand.Int64N(int64(e.Target.Check.Interval))))
+			heap.Fix(&c.queue, e.pos)
+		}
+	}
+	c.signal()
+}
+
+// Status returns what is known of the endpoint with key.
+func (c *Checker) Status(key string) (Status, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		return Status{}, false
+	}
+	return e.status, true
+}
+
+// Start begins probing.
+func (c *Checker) Start() {
+	c.mu.Lock()
+	c.started = true
+	c.mu.Unlock()
+	go c.run()
+}
+
+// Stop cancels the probes in flight and waits for them and the schedule to
+// end. A checker that was never started stops at once.
+func (c *Checker) Stop() {
+	c.mu.Lock()
+	started := c.started
+	c.mu.Unlock()
+	c.cancel()
+	if !started {
+		return
+	}
+	close(c.quit)
+	<-c.done
+	c.probes.Wait()
+}
+
+func (c *Checker) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run dispatches every due probe, then sleeps until the next is due or the
+// set changes.
+func (c *Checker) run() {
+	defer close(c.done)
+	slots := make(chan struct{}, c.concurrency)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		now := time.Now()
+		var due []*entry
+		var planned []time.Time
+		for c.queue.Len() > 0 && !c.queue[0].due.After(now) {
+			e := heap.Pop(&c.queue).(*entry)
+			due = append(due, e)
+			planned = append(planned, e.due)
+		}
+		wait := time.Hour
+		if c.queue.Len() > 0 {
+			wait = c.queue[0].due.Sub(now)
+		}
+		c.mu.Unlock()
+
+		for i, e := range due {
+			select {
+			case slots <- struct{}{}:
+			case <-c.quit:
+				return
+			}
+			c.probes.Add(1)
+			go c.probe(e, planned[i], slots)
+		}
+		if len(due) > 0 {
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-c.quit:
+			return
+		case <-c.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// probe probes e, planned for the time given, records the result and
+// schedules the next probe.
+func (c *Checker) probe(e *entry, planned time.Time, slots chan struct{}) {
+	defer c.probes.Done()
+	start := time.Now()
+	c.stats.add(start.Sub(planned))
+	r := c.prober.probe(c.ctx, e.Target)
+	<-slots
+	if c.ctx.Err() != nil {
+		return // stopping: the probe was cut short, its result means nothing
+	}
+
+	c.mu.Lock()
+	if e.removed {
+		c.mu.Unlock()
+		return
+	}
+	check := e.Target.Check
+	changed := e.status.record(r, time.Now(), check.Rise, check.Fall)
+	e.due = nextDue(planned, check.Interval, time.Now())
+	heap.Push(&c.queue, e)
+	owner := e.Owner
+	c.mu.Unlock()
+	c.signal()
+	if changed {
+		c.changed(owner)
+	}
+}
+
+// nextDue is an interval after the planned time, moved by up to ±jitter of
+// it; a probe that ran late does not make the next ones bunch up to catch
+// up.
+func nextDue(planned time.Time, interval time.Duration, now time.Time) time.Time {
+	spread := int64(float64(interval) * jitter)
+	next := planned.Add(interval + time.Duration(rand.Int64N(2*spread+1)-spread))
+	if next.Before(now) {
+		return now
+	}
+	return next
+}
+
+// Stats are figures about how the schedule keeps up.
+type Stats struct {
+	Probes uint64
+	// Lateness is how long after its planned time a probe started: the
+	// mean and the worst.
+	MeanLateness, MaxLateness time.Duration
+}
+
+type stats struct {
+	probes, lateSum, lateMax atomic.Int64
+}
+
+func (s *stats) add(late time.Duration) {
+	s.probes.Add(1)
+	s.lateSum.Add(int64(late))
+	for {
+		old := s.lateMax.Load()
+		if int64(late) <= old || s.lateMax.CompareAndSwap(old, int64(late)) {
+			return
+		}
+	}
+}
+
+// Stats returns the figures so far.
+func (c *Checker) Stats() Stats {
+	n := c.stats.probes.Load()
+	st := Stats{Probes: uint64(n), MaxLateness: time.Duration(c.stats.lateMax.Load())}
+	if n > 0 {
+		st.MeanLateness = time.Duration(c.stats.lateSum.Load() / n)
+	}
+	return st
+}
+
+// queue is a min-heap of entries by due time.
+type queue []*entry
+
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q queue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].pos, q[j].pos = i, j
+}
+
+func (q *queue) Push(x any) {
+	e := x.(*entry)
+	e.pos = len(*q)
+	*q = append(*q, e)
+}
+
+func (q *queue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	e.pos = -1
+	return e
+}

@@ -1,0 +1,111 @@
+package thirdparty
+
+import (
+	"fmt"
+
+	"github.com/coredns/caddy"
+
+	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/health"
+)
+
+// storageKey is where a caddy instance keeps its ThirdParty plugins.
+const storageKey = "tpdns/thirdparty"
+
+// endpointKey identifies an endpoint's health: the same service, address,
+// port and check keep their state across registry edits and reloads.
+func endpointKey(s *config.Service, ep config.Endpoint, port uint16) string {
+	return fmt.Sprintf("%s|%s|%d|%+v", s.Name, ep.Address, port, s.Check)
+}
+
+// healthEndpoints lists what the checker probes: every enabled endpoint of
+// every service with a check. keys holds, per service, the key of each
+// endpoint; "" for those that are not probed and so always up.
+func healthEndpoints(services []config.Service) (keys map[string][]string, eps []health.Endpoint) {
+	keys = make(map[string][]string, len(services))
+	for i := range services {
+		s := &services[i]
+		k := make([]string, len(s.Endpoints))
+		keys[s.Name] = k
+		if s.Check.Type == config.CheckNone {
+			continue
+		}
+		for j, ep := range s.Endpoints {
+			if ep.Disabled {
+				continue
+			}
+			port := probePort(s, ep)
+			k[j] = endpointKey(s, ep, port)
+			eps = append(eps, health.Endpoint{Key: k[j], Owner: s.Name, Target: health.Target{Host: ep.Address, Port: port, Check: s.Check}})
+		}
+	}
+	return keys, eps
+}
+
+// probePort is the port a check of ep probes: the check's port (a name or
+// a number), else the endpoint's first port.
+func probePort(s *config.Service, ep config.Endpoint) uint16 {
+	portOf := func(p config.Port) uint16 {
+		if ep.Port != 0 {
+			return ep.Port // only a single-port service has per-endpoint ports
+		}
+		return p.Number
+	}
+	if s.Check.Port != "" {
+		for _, p := range s.Ports {
+			if p.Name == s.Check.Port {
+				return portOf(p)
+			}
+		}
+		var n uint16
+		fmt.Sscan(s.Check.Port, &n)
+		return n
+	}
+	if len(s.Ports) > 0 {
+		return portOf(s.Ports[0])
+	}
+	return ep.Port
+}
+
+// healthChanged rebuilds the records of service in every view, after the
+// state of one of its endpoints changed.
+func (tp *ThirdParty) healthChanged(service string) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	for _, v := range *tp.views.Load() {
+		v.Update(service)
+	}
+}
+
+// previous returns the ThirdParty plugins of the other running caddy
+// instances: during a reload, those of the configuration being replaced.
+func previous(self *ThirdParty) []*ThirdParty {
+	var out []*ThirdParty
+	for _, inst := range caddy.Instances() {
+		inst.StorageMu.RLock()
+		tps, _ := inst.Storage[storageKey].([]*ThirdParty)
+		inst.StorageMu.RUnlock()
+		for _, tp := range tps {
+			if tp != self {
+				out = append(out, tp)
+			}
+		}
+	}
+	return out
+}
+
+// inherit takes over the endpoint states of the plugins of a configuration
+// being replaced, and answers by them at once.
+func (tp *ThirdParty) inherit(from []*ThirdParty) {
+	if len(from) == 0 {
+		return
+	}
+	for _, old := range from {
+		tp.checker.Inherit(old.checker)
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	for _, v := range *tp.views.Load() {
+		v.UpdateAll()
+	}
+}
