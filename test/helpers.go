@@ -25,18 +25,27 @@ import (
 // Instance is a server started in-process.
 type Instance struct {
 	*caddy.Instance
+	input server.Input
 }
 
 // Start serves corefile in-process and stops it when the test ends, failing
 // the test if the server (or any reload of it) leaves a goroutine behind.
 func Start(t testing.TB, corefile string) *Instance {
 	t.Helper()
+	return StartInput(t, server.Input{Filename: "Corefile", Contents: []byte(corefile)})
+}
+
+// StartInput is Start for a Corefile with a file name of its own, which
+// relative paths in it are resolved against.
+func StartInput(t testing.TB, in server.Input) *Instance {
+	t.Helper()
+	in.Quiet = true
 	before := goleak.IgnoreCurrent()
-	inst, err := server.Start(server.Input{Filename: "Corefile", Contents: []byte(corefile), Quiet: true})
+	inst, err := server.Start(in)
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
 	}
-	i := &Instance{inst}
+	i := &Instance{Instance: inst, input: in}
 	t.Cleanup(func() {
 		if err := server.Stop(i.Instance); err != nil {
 			t.Errorf("stopping server: %v", err)
@@ -48,7 +57,9 @@ func Start(t testing.TB, corefile string) *Instance {
 
 // Reload restarts i with corefile, keeping its sockets.
 func (i *Instance) Reload(corefile string) error {
-	next, err := i.Restart(server.Input{Filename: "Corefile", Contents: []byte(corefile), Quiet: true})
+	in := i.input
+	in.Contents = []byte(corefile)
+	next, err := i.Restart(in)
 	i.Instance = next
 	return err
 }

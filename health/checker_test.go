@@ -1,0 +1,190 @@
+package health
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tpdns/tpdns/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// changes records the owners the checker reports, in order.
+type changes struct {
+	mu     sync.Mutex
+	owners []string
+}
+
+func (c *changes) add(owner string) {
+	c.mu.Lock()
+	c.owners = append(c.owners, owner)
+	c.mu.Unlock()
+}
+
+func (c *changes) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.owners)
+}
+
+// waitState polls until the endpoint reaches state, failing after within.
+func waitState(t *testing.T, c *Checker, key string, state State, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		if st, _ := c.Status(key); st.State == state {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			st, _ := c.Status(key)
+			t.Fatalf("%s: still %s (%+v) after %s, want %s", key, st.State, st, within, state)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func tcpCheck(interval, timeout time.Duration, rise, fall int) config.Check {
+	return config.Check{Type: config.CheckTCP, Interval: interval, Timeout: timeout, Rise: rise, Fall: fall}
+}
+
+func TestFirstResultDecidesAtOnce(t *testing.T) {
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer up.Close()
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down.Close()
+
+	var ch changes
+	c := NewChecker(4, ch.add)
+	long := tcpCheck(time.Hour, time.Second, 5, 5) // only the first probe runs
+	c.Set([]Endpoint{
+		{Key: "up", Owner: "svc-up", Target: target(t, up.Addr().String(), long)},
+		{Key: "down", Owner: "svc-down", Target: target(t, down.Addr().String(), long)},
+	})
+	st, _ := c.Status("down")
+	assert.Equal(t, Unknown, st.State, "before any probe")
+	c.Start()
+	defer c.Stop()
+
+	waitState(t, c, "up", Healthy, 2*time.Second)
+	waitState(t, c, "down", Unhealthy, 2*time.Second)
+	st, _ = c.Status("down")
+	assert.Equal(t, 1, st.Failures, "one probe was enough, not fall=5")
+	assert.Contains(t, st.LastError, "connection refused")
+	assert.False(t, st.LastCheck.IsZero())
+	assert.Equal(t, 2, ch.count())
+}
+
+func TestRiseAndFallWithAListenerThatComesAndGoes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.7:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	interval, timeout, rise, fall := 100*time.Millisecond, 50*time.Millisecond, 2, 3
+
+	var ch changes
+	c := NewChecker(4, ch.add)
+	c.Set([]Endpoint{{Key: "db", Owner: "db", Target: target(t, addr, tcpCheck(interval, timeout, rise, fall))}})
+	c.Start()
+	defer c.Stop()
+	waitState(t, c, "db", Healthy, time.Second)
+
+	ln.Close()
+	limit := time.Duration(fall)*interval + timeout + 500*time.Millisecond
+	took := waitState(t, c, "db", Unhealthy, limit)
+	t.Logf("unhealthy after %s (limit %s)", took, limit)
+
+	ln, err = net.Listen("tcp", addr)
+	require.NoError(t, err)
+	defer ln.Close()
+	limit = time.Duration(rise)*interval + timeout + 500*time.Millisecond
+	took = waitState(t, c, "db", Healthy, limit)
+	t.Logf("healthy again after %s (limit %s)", took, limit)
+	st, _ := c.Status("db")
+	assert.GreaterOrEqual(t, st.Successes, rise)
+	assert.Equal(t, 3, ch.count(), "healthy, unhealthy, healthy")
+}
+
+func TestSetKeepsStateByKeyAndInheritTakesItOver(t *testing.T) {
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down.Close()
+	chk := tcpCheck(time.Hour, time.Second, 1, 1)
+	ep := Endpoint{Key: "db", Owner: "db", Target: target(t, down.Addr().String(), chk)}
+
+	c := NewChecker(4, func(string) {})
+	c.Set([]Endpoint{ep})
+	c.Start()
+	waitState(t, c, "db", Unhealthy, 2*time.Second)
+
+	// Another endpoint added: db keeps its state, the new one is probed.
+	other := ep
+	other.Key = "other"
+	c.Set([]Endpoint{ep, other})
+	st, _ := c.Status("db")
+	assert.Equal(t, Unhealthy, st.State)
+	waitState(t, c, "other", Unhealthy, 2*time.Second)
+
+	// A new checker (a reloaded configuration) takes the state over and
+	// does not probe at once (the interval is an hour).
+	next := NewChecker(4, func(string) {})
+	next.Set([]Endpoint{ep})
+	next.Inherit(c)
+	c.Stop()
+	next.Start()
+	defer next.Stop()
+	st, _ = next.Status("db")
+	assert.Equal(t, Unhealthy, st.State)
+	assert.Equal(t, 1, st.Failures)
+
+	// Removed endpoints are forgotten.
+	next.Set(nil)
+	_, ok := next.Status("db")
+	assert.False(t, ok)
+}
+
+func TestStopCancelsProbesInFlight(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+
+	chk := config.Check{Type: config.CheckHTTP, Path: "/", ExpectMin: 200, ExpectMax: 399, Interval: time.Hour, Timeout: time.Minute, Rise: 1, Fall: 1}
+	c := NewChecker(4, func(string) { t.Error("a cancelled probe must not change the state") })
+	var eps []Endpoint
+	for i := range 8 { // more than the concurrency: the schedule waits for a slot
+		eps = append(eps, Endpoint{Key: fmt.Sprint(i), Target: target(t, strings.TrimPrefix(srv.URL, "http://"), chk)})
+	}
+	c.Set(eps)
+	c.Start()
+	deadline := time.Now().Add(2 * time.Second)
+	for c.Stats().Probes < 4 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	start := time.Now()
+	c.Stop()
+	assert.Less(t, time.Since(start), 2*time.Second)
+	st, _ := c.Status("0")
+	assert.Equal(t, Unknown, st.State)
+}
+
+func TestNeverStartedCheckerStops(t *testing.T) {
+	c := NewChecker(0, func(string) {})
+	c.Set([]Endpoint{{Key: "x", Target: Target{Host: "127.0.0.1", Port: 1, Check: tcpCheck(time.Second, time.Millisecond, 1, 1)}}})
+	c.Stop()
+}
