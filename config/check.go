@@ -257,15 +257,11 @@ func (d *decoder) count(n *yaml.Node, field string) (int, bool) {
 // timeout must be below the default interval too.
 func (d *decoder) checkCheck(sd *serviceDecl) {
 	cd, c := &sd.check, &sd.svc.Check
+	// path, host, headers, expect and tls_skip_verify mean nothing to a
+	// tcp check but are not errors there: the specification's own example
+	// gives them all with type tcp, and switching a check between tcp and
+	// http should not mean deleting lines.
 	if !cd.bad["type"] {
-		for _, name := range []string{"path", "host", "headers", "expect"} {
-			if e, ok := cd.set[name]; ok && c.Type != CheckHTTP && c.Type != CheckHTTPS {
-				d.errorf(e.key, join(cd.path, name), "only for http and https checks")
-			}
-		}
-		if e, ok := cd.set["tls_skip_verify"]; ok && c.Type != CheckHTTPS {
-			d.errorf(e.key, join(cd.path, "tls_skip_verify"), "only for https checks")
-		}
 		if e, ok := cd.set["type"]; ok && c.Type != CheckNone && c.Port == "" && !cd.bad["port"] && !hasPort(sd) {
 			d.errorf(resolve(e.val), join(cd.path, "type"), "needs a port to probe; give the service a port, or the check one")
 		}

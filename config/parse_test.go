@@ -529,18 +529,12 @@ services: []
       expect: abc
 `,
 			want: []string{
-				"services.yaml:6: services[0].check.path: only for http and https checks",
-				"services.yaml:7: services[0].check.host: only for http and https checks",
-				"services.yaml:8: services[0].check.headers: only for http and https checks",
-				"services.yaml:9: services[0].check.expect: only for http and https checks",
-				"services.yaml:10: services[0].check.tls_skip_verify: only for https checks",
 				"services.yaml:15: services[1].check.path: \"healthz\" must start with \"/\"",
 				"services.yaml:16: services[1].check.host: must not be empty",
 				"services.yaml:17: services[1].check.headers.\"X Probe\": header name must be letters, digits and any of !#$%&'*+-.^_`|~",
 				"services.yaml:17: services[1].check.headers.X-Ok: value has a control character",
 				"services.yaml:17: services[1].check.headers.X-PROBE: header \"X-PROBE\" is also given as \"x-probe\" (line 17); header names ignore case",
 				"services.yaml:18: services[1].check.expect: 600 is out of range 100-599",
-				"services.yaml:19: services[1].check.tls_skip_verify: only for https checks",
 				"services.yaml:24: services[2].check.path: \"/a b\" has a space or control character",
 				"services.yaml:25: services[2].check.expect: \"399-200\" is backwards: 399 is above 200",
 				"services.yaml:30: services[3].check.expect: want a status code such as \"204\" or a range such as \"200-399\", got \"abc\"",
@@ -913,4 +907,14 @@ func TestLoadFile(t *testing.T) {
 	_, err = LoadFile(missing, testZones)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.EqualError(t, err, "services "+missing+": open "+missing+": no such file or directory")
+}
+
+func TestSpecExampleIsValid(t *testing.T) {
+	services, err := LoadFile("testdata/spec-example.yaml", Options{Zones: []string{"tp.internal."}})
+	require.NoError(t, err)
+	require.Len(t, services, 1)
+	assert.Equal(t, "oracle.finance", services[0].Name)
+	assert.Equal(t, uint16(1522), services[0].Endpoints[1].Port)
+	assert.Equal(t, "standby", services[0].Endpoints[1].Label)
+	assert.Equal(t, CheckTCP, services[0].Check.Type)
 }

@@ -274,9 +274,9 @@ func nextDue(planned time.Time, interval time.Duration, now time.Time) time.Time
 // Stats are figures about how the schedule keeps up.
 type Stats struct {
 	Probes uint64
-	// Lateness is how long after its planned time a probe started: the
-	// mean and the worst.
-	MeanLateness, MaxLateness time.Duration
+	// TotalLateness and MaxLateness add up and bound how long after its
+	// planned time each probe started.
+	TotalLateness, MaxLateness time.Duration
 }
 
 type stats struct {
@@ -294,14 +294,13 @@ func (s *stats) add(late time.Duration) {
 	}
 }
 
-// Stats returns the figures so far.
+// Stats returns the figures since the checker was made.
 func (c *Checker) Stats() Stats {
-	n := c.stats.probes.Load()
-	st := Stats{Probes: uint64(n), MaxLateness: time.Duration(c.stats.lateMax.Load())}
-	if n > 0 {
-		st.MeanLateness = time.Duration(c.stats.lateSum.Load() / n)
+	return Stats{
+		Probes:        uint64(c.stats.probes.Load()),
+		TotalLateness: time.Duration(c.stats.lateSum.Load()),
+		MaxLateness:   time.Duration(c.stats.lateMax.Load()),
 	}
-	return st
 }
 
 // queue is a min-heap of entries by due time.
