@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,17 +27,74 @@ type watcher struct {
 func newThirdParty(o options) (*ThirdParty, error) {
 	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{}}
 	tp.checker = health.NewChecker(o.probes, tp.healthChanged)
-	data, err := os.ReadFile(o.services)
-	if err != nil {
-		return nil, fmt.Errorf("services %s: %w", o.services, err)
+	if o.services != "" {
+		data, err := os.ReadFile(o.services)
+		if err != nil {
+			return nil, fmt.Errorf("services %s: %w", o.services, err)
+		}
+		services, err := config.ParseYAML(o.services, data, tp.configOptions())
+		if err != nil {
+			return nil, fmt.Errorf("services %s is invalid:\n%w", o.services, err)
+		}
+		tp.watch.loaded = sha256.Sum256(data)
+		tp.file = services
 	}
-	services, err := config.ParseYAML(o.services, data, config.Options{Zones: o.zones})
-	if err != nil {
-		return nil, fmt.Errorf("services %s is invalid:\n%w", o.services, err)
-	}
-	tp.watch.loaded = sha256.Sum256(data)
-	tp.views.Store(tp.build(services, nextSerial(0)))
+	tp.rebuild(0)
 	return tp, nil
+}
+
+func (tp *ThirdParty) configOptions() config.Options { return config.Options{Zones: tp.opts.zones} }
+
+// rebuild serves the union of the registry file and the store, with a SOA
+// serial above prev. The caller holds tp.mu, or is alone (setup).
+func (tp *ThirdParty) rebuild(prev uint32) {
+	services, conflicts := tp.union(time.Now())
+	for name, why := range conflicts {
+		if tp.conflicts[name] != why {
+			log.Printf("[WARNING] plugin/thirdparty: store service %s is not served: %s", name, why)
+		}
+	}
+	tp.conflicts = conflicts
+	tp.views.Store(tp.build(services, nextSerial(prev)))
+}
+
+// union is what is served: every service of the registry file, then those
+// of the store in name order, each unless a name it creates is taken (the
+// file wins; the conflict is reported; the API keeps the store from
+// clashing with itself). Expired heartbeat endpoints are
+// left out.
+func (tp *ThirdParty) union(now time.Time) ([]config.Service, map[string]string) {
+	taken := map[string]string{} // owner name → the service creating it
+	services := make([]config.Service, 0, len(tp.file)+len(tp.stored))
+	for _, s := range tp.file {
+		for _, n := range s.Names() {
+			taken[n] = s.Name
+		}
+		services = append(services, s)
+	}
+	conflicts := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(tp.stored)) {
+		s := tp.stored[name].live(now)
+		if n, by, clash := clashes(&s, taken); clash {
+			conflicts[name] = fmt.Sprintf("the name %s is already used by service %s", n, by)
+			continue
+		}
+		for _, n := range s.Names() {
+			taken[n] = s.Name
+		}
+		services = append(services, s)
+	}
+	return services, conflicts
+}
+
+// clashes returns the first name s creates that is taken, and by whom.
+func clashes(s *config.Service, taken map[string]string) (name, by string, clash bool) {
+	for _, n := range s.Names() {
+		if by, ok := taken[n]; ok {
+			return n, by, true
+		}
+	}
+	return "", "", false
 }
 
 // build makes the views of every zone for services, and has the checker
@@ -75,12 +134,11 @@ func (tp *ThirdParty) serial() uint32 {
 	return (*tp.views.Load())[tp.opts.zones[0]].Serial()
 }
 
-// start begins the health checks, and polling the registry file unless
+// pollFile begins polling the registry file, unless there is none or
 // reload is 0.
-func (tp *ThirdParty) start() error {
-	tp.checker.Start()
-	if tp.opts.reload == 0 {
-		return nil
+func (tp *ThirdParty) pollFile() {
+	if tp.opts.services == "" || tp.opts.reload == 0 {
+		return
 	}
 	w := tp.watch
 	w.quit, w.done = make(chan struct{}), make(chan struct{})
@@ -97,18 +155,15 @@ func (tp *ThirdParty) start() error {
 			}
 		}
 	}()
-	return nil
 }
 
-// stop ends the polling and the health checks, and waits for them.
-func (tp *ThirdParty) stop() error {
+// stopPolling ends the polling of the registry file and waits for it.
+func (tp *ThirdParty) stopPolling() {
 	if w := tp.watch; w.quit != nil {
 		close(w.quit)
 		<-w.done
 		w.quit = nil
 	}
-	tp.checker.Stop()
-	return nil
 }
 
 // reload serves the registry file again if its content changed and is
@@ -129,7 +184,7 @@ func (tp *ThirdParty) reload() {
 	if sum == w.loaded || sum == w.rejected {
 		return
 	}
-	services, err := config.ParseYAML(path, data, config.Options{Zones: tp.opts.zones})
+	services, err := config.ParseYAML(path, data, tp.configOptions())
 	if err != nil {
 		w.rejected = sum
 		log.Printf("[ERROR] plugin/thirdparty: %s is invalid; the last good registry stays in force", path)
@@ -140,7 +195,8 @@ func (tp *ThirdParty) reload() {
 	}
 	w.loaded, w.rejected = sum, [sha256.Size]byte{}
 	tp.mu.Lock()
-	tp.views.Store(tp.build(services, nextSerial(tp.serial())))
+	tp.file = services
+	tp.rebuild(tp.serial())
 	tp.mu.Unlock()
 	log.Printf("[INFO] plugin/thirdparty: %s: serving %d services", path, len(services))
 }

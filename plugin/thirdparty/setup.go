@@ -1,6 +1,8 @@
 package thirdparty
 
 import (
+	"crypto/tls"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,8 +16,9 @@ import (
 
 // Defaults of the Corefile properties.
 const (
-	defaultTTL    = 10
-	defaultReload = 5 * time.Second
+	defaultTTL       = 10
+	defaultReload    = 5 * time.Second
+	defaultTokenFile = "tpdns.token"
 )
 
 func init() { plugin.Register("thirdparty", Setup) }
@@ -36,10 +39,7 @@ func Setup(c *caddy.Controller) (plugin.Plugin, error) {
 	// the health of the endpoints (see inherit).
 	others, _ := c.Get(storageKey).([]*ThirdParty)
 	c.Set(storageKey, append(others, tp))
-	c.OnStartup(func() error {
-		tp.inherit(previous(tp))
-		return tp.start()
-	})
+	c.OnStartup(tp.start)
 	c.OnShutdown(tp.stop)
 	return func(next plugin.Handler) plugin.Handler { return &Handler{tp: tp, Next: next} }, nil
 }
@@ -55,6 +55,22 @@ type options struct {
 	fall       []string // zones whose unknown names go to the next plugin; nil: none
 	panic      bool
 	probes     int // health_concurrency
+	store      storeOptions
+	api        apiOptions
+}
+
+// storeOptions say where API-registered services are kept.
+type storeOptions struct {
+	kind string // "bolt"; "" for none
+	path string
+}
+
+// apiOptions configure the registration API; addr "" turns it off.
+type apiOptions struct {
+	addr      string
+	tokenFile string
+	certFile  string
+	keyFile   string
 }
 
 func parse(c *caddy.Controller) (options, error) {
@@ -83,8 +99,11 @@ func parse(c *caddy.Controller) (options, error) {
 				return o, err
 			}
 		}
-		if o.services == "" {
-			return o, c.Err("no registry: services FILE is required")
+		if o.services == "" && o.store.kind == "" {
+			return o, c.Err("no registry: give services FILE, a store, or both")
+		}
+		if o.api.addr != "" && o.store.kind == "" {
+			return o, c.Err("api needs a store to keep what it registers: add store bolt PATH")
 		}
 	}
 	return o, nil
@@ -105,11 +124,36 @@ func parseProperty(c *caddy.Controller, o *options) error {
 		if err != nil {
 			return err
 		}
-		if !filepath.IsAbs(path) && c.File() != "stdin" {
-			// Relative to the Corefile, so that the two can be moved together.
-			path = filepath.Join(filepath.Dir(c.File()), path)
+		o.services = relative(c, path)
+	case "store":
+		if len(args) != 2 {
+			return c.ArgErr()
 		}
-		o.services = path
+		if args[0] != "bolt" {
+			return c.Errf("store: unknown kind %q (bolt)", args[0])
+		}
+		o.store = storeOptions{kind: args[0], path: relative(c, args[1])}
+	case "api":
+		addr, err := one()
+		if err != nil {
+			return err
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return c.Errf("api: %q is not HOST:PORT", addr)
+		}
+		o.api = apiOptions{addr: addr, tokenFile: relative(c, defaultTokenFile)}
+		// A block of its own inside thirdparty's: caddy's NextBlock would
+		// take the lines after an api without one for its properties.
+		if c.NextArg() {
+			if c.Val() != "{" {
+				return c.ArgErr()
+			}
+			for c.Next() && c.Val() != "}" {
+				if err := parseAPIProperty(c, &o.api); err != nil {
+					return err
+				}
+			}
+		}
 	case "reload":
 		s, err := one()
 		if err != nil {
@@ -169,6 +213,37 @@ func parseProperty(c *caddy.Controller, o *options) error {
 		return c.Errf("unknown property %q", prop)
 	}
 	return nil
+}
+
+func parseAPIProperty(c *caddy.Controller, o *apiOptions) error {
+	prop, args := c.Val(), c.RemainingArgs()
+	switch prop {
+	case "token_file":
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		o.tokenFile = relative(c, args[0])
+	case "tls":
+		if len(args) != 2 {
+			return c.ArgErr()
+		}
+		o.certFile, o.keyFile = relative(c, args[0]), relative(c, args[1])
+		if _, err := tls.LoadX509KeyPair(o.certFile, o.keyFile); err != nil {
+			return c.Errf("api tls: %v", err)
+		}
+	default:
+		return c.Errf("unknown api property %q", prop)
+	}
+	return nil
+}
+
+// relative resolves path against the Corefile's directory, so that a
+// Corefile and the files it names can be moved together.
+func relative(c *caddy.Controller, path string) string {
+	if filepath.IsAbs(path) || c.File() == "stdin" {
+		return path
+	}
+	return filepath.Join(filepath.Dir(c.File()), path)
 }
 
 // zonesOf normalizes the zones given, or those of the server block keys.

@@ -12,8 +12,10 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/plugin"
+	"github.com/tpdns/tpdns/store"
 	"github.com/tpdns/tpdns/zone"
 )
 
@@ -26,9 +28,21 @@ type ThirdParty struct {
 	views   atomic.Pointer[views]
 	watch   *watcher
 	checker *health.Checker
-	// mu orders the writers of the views: registry reloads and health
-	// changes. Queries never take it.
-	mu sync.Mutex
+	api     *apiServer
+
+	// mu orders the writers of the views (registry reloads, store changes,
+	// health changes) and guards what they read. Queries never take it.
+	mu        sync.Mutex
+	file      []config.Service         // the registry file's, last good
+	stored    map[string]storedService // the store's, by name
+	conflicts map[string]string        // store services not served, and why
+	st        store.Store
+	ownsStore bool        // false once handed over to the next configuration
+	storeFrom *ThirdParty // the configuration the store was taken over from
+
+	cancel     context.CancelFunc // ends the background work
+	background sync.WaitGroup
+	stopOnce   sync.Once
 }
 
 // views maps each zone to its view; a registry change replaces it whole.

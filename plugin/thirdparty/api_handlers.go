@@ -1,0 +1,542 @@
+package thirdparty
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/health"
+	"github.com/tpdns/tpdns/store"
+)
+
+// apiError is a reply other than success: a status and the body
+// {"error", "field"}, with every error when validation found several.
+type apiError struct {
+	status int
+	msg    string
+	field  string
+	all    config.ErrorList
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+type errorBody struct {
+	Error  string      `json:"error"`
+	Field  string      `json:"field,omitempty"`
+	Errors []errorBody `json:"errors,omitempty"`
+}
+
+func (a *apiServer) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/services", a.list)
+	mux.HandleFunc("GET /v1/services/{name}", a.get)
+	mux.HandleFunc("PUT /v1/services/{name}", a.putService)
+	mux.HandleFunc("DELETE /v1/services/{name}", a.deleteService)
+	mux.HandleFunc("PUT /v1/services/{name}/endpoints/{address}", a.putEndpoint)
+	mux.HandleFunc("DELETE /v1/services/{name}/endpoints/{address}", a.deleteEndpoint)
+	mux.HandleFunc("/v1/services", methods("GET"))
+	mux.HandleFunc("/v1/services/{name}", methods("GET, PUT, DELETE"))
+	mux.HandleFunc("/v1/services/{name}/endpoints/{address}", methods("PUT, DELETE"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{status: http.StatusNotFound, msg: "no such route: " + r.URL.Path})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(token), a.token) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tpdns"`)
+			writeError(w, &apiError{status: http.StatusUnauthorized, msg: "a valid bearer token is required (Authorization: Bearer TOKEN)"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func methods(allowed string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowed)
+		writeError(w, &apiError{status: http.StatusMethodNotAllowed, msg: r.Method + " is not allowed here; use " + allowed})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		log.Printf("[ERROR] plugin/thirdparty: api: %v", err)
+		ae = &apiError{status: http.StatusInternalServerError, msg: err.Error()}
+	}
+	body := errorBody{Error: ae.msg, Field: ae.field}
+	if len(ae.all) > 1 {
+		for _, e := range ae.all {
+			body.Errors = append(body.Errors, errorBody{Error: e.Msg, Field: e.Field})
+		}
+	}
+	writeJSON(w, ae.status, body)
+}
+
+// invalid turns a validation error of the config package into a 400 that
+// names the field.
+func invalid(err error) *apiError {
+	var list config.ErrorList
+	if errors.As(err, &list) && len(list) > 0 {
+		return &apiError{status: http.StatusBadRequest, msg: list[0].Msg, field: list[0].Field, all: list}
+	}
+	return &apiError{status: http.StatusBadRequest, msg: err.Error()}
+}
+
+// readBody reads at most maxBody bytes of the request body.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, msg: "the body is over 1 MiB"}
+	}
+	if err != nil {
+		return nil, &apiError{status: http.StatusBadRequest, msg: "reading the body: " + err.Error()}
+	}
+	return b, nil
+}
+
+func (a *apiServer) list(w http.ResponseWriter, r *http.Request) {
+	tp := a.tp
+	tp.mu.Lock()
+	var out []serviceJSON
+	for _, s := range tp.file {
+		out = append(out, tp.describe(s, originFile, nil, ""))
+	}
+	for _, name := range slices.Sorted(maps.Keys(tp.stored)) {
+		s := tp.stored[name]
+		out = append(out, tp.describe(s.svc, originStore, s.expires, tp.conflicts[name]))
+	}
+	tp.mu.Unlock()
+	slices.SortStableFunc(out, func(x, y serviceJSON) int { return strings.Compare(x.Name, y.Name) })
+	writeJSON(w, http.StatusOK, struct {
+		Services []serviceJSON `json:"services"`
+	}{Services: append([]serviceJSON{}, out...)})
+}
+
+func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToLower(r.PathValue("name"))
+	tp := a.tp
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if s, ok := tp.fileService(name); ok {
+		writeJSON(w, http.StatusOK, tp.describe(s, originFile, nil, ""))
+		return
+	}
+	if s, ok := tp.stored[name]; ok {
+		writeJSON(w, http.StatusOK, tp.describe(s.svc, originStore, s.expires, tp.conflicts[name]))
+		return
+	}
+	writeError(w, notFound(name))
+}
+
+func notFound(name string) *apiError {
+	return &apiError{status: http.StatusNotFound, msg: "no service " + name, field: "name"}
+}
+
+func fileOwned(name string) *apiError {
+	return &apiError{status: http.StatusConflict, msg: "service " + name + " is defined in the registry file; change it there", field: "name"}
+}
+
+func (tp *ThirdParty) fileService(name string) (config.Service, bool) {
+	for _, s := range tp.file {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return config.Service{}, false
+}
+
+func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToLower(r.PathValue("name"))
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	svc, err := a.decodeService(name, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	tp := a.tp
+	tp.mu.Lock()
+	err = tp.checkNames(&svc)
+	tp.mu.Unlock()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	doc, err := encodeStored(svc, nil)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	created := false
+	err = tp.st.Update(r.Context(), name, func(old []byte) ([]byte, error) {
+		created = old == nil
+		return doc, nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	log.Printf("[INFO] plugin/thirdparty: api: service %s %s", name, map[bool]string{true: "created", false: "replaced"}[created])
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.served(name, &storedService{svc: svc})
+	writeJSON(w, status, tp.describe(svc, originStore, nil, ""))
+}
+
+// decodeService decodes a PUT body for the service name: its "name", when
+// given, must be that name.
+func (a *apiServer) decodeService(name string, body []byte) (config.Service, error) {
+	var obj map[string]json.RawMessage
+	if json.Valid(body) && json.Unmarshal(body, &obj) == nil && obj != nil {
+		if raw, ok := obj["name"]; ok {
+			var given string
+			if json.Unmarshal(raw, &given) == nil && strings.ToLower(given) != name {
+				return config.Service{}, &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("%q differs from %q, the name in the path", given, name), field: "name"}
+			}
+		} else {
+			obj["name"], _ = json.Marshal(name)
+			body, _ = json.Marshal(obj)
+		}
+	}
+	svc, err := config.DecodeJSON(body, a.tp.configOptions())
+	if err != nil {
+		return config.Service{}, invalid(err)
+	}
+	return svc, nil
+}
+
+// checkNames refuses a service of the store whose names another service
+// uses: one of the file, or another of the store. The caller holds tp.mu.
+func (tp *ThirdParty) checkNames(svc *config.Service) error {
+	if _, ok := tp.fileService(svc.Name); ok {
+		return fileOwned(svc.Name)
+	}
+	taken := map[string]string{}
+	for _, s := range tp.file {
+		for _, n := range s.Names() {
+			taken[n] = s.Name
+		}
+	}
+	for name, s := range tp.stored {
+		if name == svc.Name {
+			continue
+		}
+		for _, n := range s.svc.Names() {
+			taken[n] = name
+		}
+	}
+	if n, by, clash := clashes(svc, taken); clash {
+		return &apiError{status: http.StatusConflict, msg: fmt.Sprintf("the name %s is already used by service %s", n, by), field: "name"}
+	}
+	return nil
+}
+
+func (a *apiServer) deleteService(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToLower(r.PathValue("name"))
+	tp := a.tp
+	tp.mu.Lock()
+	_, inFile := tp.fileService(name)
+	tp.mu.Unlock()
+	if inFile {
+		writeError(w, fileOwned(name))
+		return
+	}
+	existed, err := store.Delete(r.Context(), tp.st, name)
+	switch {
+	case err != nil:
+		writeError(w, err)
+	case !existed:
+		writeError(w, notFound(name))
+	default:
+		log.Printf("[INFO] plugin/thirdparty: api: service %s deleted", name)
+		tp.mu.Lock()
+		tp.served(name, nil)
+		tp.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// endpointBody is the optional body of PUT .../endpoints/{address}.
+type endpointBody struct {
+	Port     *uint16 `json:"port"`
+	Name     *string `json:"name"`
+	Priority *uint16 `json:"priority"`
+	Weight   *uint16 `json:"weight"`
+	Disabled *bool   `json:"disabled"`
+	TTL      *int64  `json:"ttl"` // seconds; the endpoint expires unless PUT again within it
+}
+
+func decodeEndpointBody(b []byte) (endpointBody, error) {
+	var body endpointBody
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return body, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return body, &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("want %s, got %s", te.Type, te.Value), field: te.Field}
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return body, &apiError{status: http.StatusBadRequest, msg: "unknown field", field: strings.Trim(f, `"`)}
+		}
+		return body, &apiError{status: http.StatusBadRequest, msg: "invalid JSON: " + err.Error()}
+	}
+	if dec.More() {
+		return body, &apiError{status: http.StatusBadRequest, msg: "invalid JSON: data after the object"}
+	}
+	if body.TTL != nil && *body.TTL < 1 {
+		return body, &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("%d is not a number of seconds (1 or more)", *body.TTL), field: "ttl"}
+	}
+	return body, nil
+}
+
+// canonicalAddress writes an address from a path the way the registry
+// keeps it.
+func canonicalAddress(s string) string {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return ip.String()
+	}
+	return strings.TrimSuffix(strings.ToLower(s), ".")
+}
+
+func (a *apiServer) putEndpoint(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToLower(r.PathValue("name"))
+	addr := canonicalAddress(r.PathValue("address"))
+	raw, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := decodeEndpointBody(raw)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	tp := a.tp
+	tp.mu.Lock()
+	_, inFile := tp.fileService(name)
+	tp.mu.Unlock()
+	if inFile {
+		writeError(w, fileOwned(name))
+		return
+	}
+	var (
+		created bool
+		svc     config.Service
+		expires map[string]time.Time
+	)
+	err = tp.st.Update(r.Context(), name, func(old []byte) ([]byte, error) {
+		if old == nil {
+			return nil, notFound(name)
+		}
+		s, err := decodeStored(old, config.Options{})
+		if err != nil {
+			return nil, err
+		}
+		doc := config.NewDocument(s.svc)
+		i := slices.IndexFunc(doc.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
+		if created = i < 0; created {
+			doc.Endpoints = append(doc.Endpoints, config.EndpointDoc{Address: addr, Weight: config.DefaultWeight})
+			i = len(doc.Endpoints) - 1
+		}
+		body.apply(&doc.Endpoints[i])
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		if svc, err = config.DecodeJSON(b, tp.configOptions()); err != nil {
+			return nil, endpointInvalid(err, i)
+		}
+		expires = s.expires
+		if expires == nil {
+			expires = map[string]time.Time{}
+		}
+		canonical := svc.Endpoints[i].Address
+		delete(expires, canonical)
+		if body.TTL != nil {
+			expires[canonical] = time.Now().Add(time.Duration(*body.TTL) * time.Second)
+		}
+		return encodeStored(svc, expires)
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.served(name, &storedService{svc: svc, expires: expires})
+	writeJSON(w, status, tp.describe(svc, originStore, expires, ""))
+}
+
+func (b endpointBody) apply(e *config.EndpointDoc) {
+	if b.Port != nil {
+		e.Port = *b.Port
+	}
+	if b.Name != nil {
+		e.Name = *b.Name
+	}
+	if b.Priority != nil {
+		e.Priority = *b.Priority
+	}
+	if b.Weight != nil {
+		e.Weight = *b.Weight
+	}
+	if b.Disabled != nil {
+		e.Disabled = *b.Disabled
+	}
+}
+
+// endpointInvalid reports the validation errors of endpoint i by the
+// fields of the endpoint body ("port", not "endpoints[3].port").
+func endpointInvalid(err error, i int) *apiError {
+	ae := invalid(err)
+	prefix := fmt.Sprintf("endpoints[%d]", i)
+	trim := func(f string) string {
+		if f == prefix {
+			return "address"
+		}
+		return strings.TrimPrefix(f, prefix+".")
+	}
+	ae.field = trim(ae.field)
+	for _, e := range ae.all {
+		e.Field = trim(e.Field)
+	}
+	return ae
+}
+
+func (a *apiServer) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToLower(r.PathValue("name"))
+	addr := canonicalAddress(r.PathValue("address"))
+	tp := a.tp
+	tp.mu.Lock()
+	_, inFile := tp.fileService(name)
+	tp.mu.Unlock()
+	if inFile {
+		writeError(w, fileOwned(name))
+		return
+	}
+	var s storedService
+	err := tp.st.Update(r.Context(), name, func(old []byte) ([]byte, error) {
+		if old == nil {
+			return nil, notFound(name)
+		}
+		var err error
+		if s, err = decodeStored(old, config.Options{}); err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(s.svc.Endpoints, func(e config.Endpoint) bool { return e.Address == addr })
+		if i < 0 {
+			return nil, &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"}
+		}
+		s.svc.Endpoints = slices.Delete(s.svc.Endpoints, i, i+1)
+		delete(s.expires, addr)
+		return encodeStored(s.svc, s.expires)
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	tp.mu.Lock()
+	tp.served(name, &s)
+	tp.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// The origins of a service.
+const (
+	originFile  = "file"
+	originStore = "store"
+)
+
+// serviceJSON is a service as the API shows it: its document (secrets
+// masked), where it comes from, and its endpoints' health.
+type serviceJSON struct {
+	config.Document
+	Origin    string         `json:"origin"`
+	Conflict  string         `json:"conflict,omitempty"`
+	Endpoints []endpointJSON `json:"endpoints,omitempty"`
+}
+
+type endpointJSON struct {
+	config.EndpointDoc
+	Name    string     `json:"name,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
+	Health  healthJSON `json:"health"`
+}
+
+type healthJSON struct {
+	State     string     `json:"state"`
+	LastCheck *time.Time `json:"last_check,omitempty"`
+	Latency   string     `json:"latency,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+}
+
+// describe renders s for the API. The caller holds tp.mu.
+func (tp *ThirdParty) describe(s config.Service, origin string, expires map[string]time.Time, conflict string) serviceJSON {
+	out := serviceJSON{Document: config.NewDocument(s), Origin: origin, Conflict: conflict}
+	if len(out.Secrets) > 0 {
+		masked := make(map[string]string, len(out.Secrets))
+		for k := range out.Secrets {
+			masked[k] = "***"
+		}
+		out.Secrets = masked
+	}
+	for i, ep := range s.Endpoints {
+		e := endpointJSON{EndpointDoc: out.Document.Endpoints[i], Name: ep.Label}
+		if deadline, ok := expires[ep.Address]; ok {
+			e.Expires = &deadline
+		}
+		e.Health = tp.endpointHealth(&s, ep, conflict != "")
+		out.Endpoints = append(out.Endpoints, e)
+	}
+	return out
+}
+
+func (tp *ThirdParty) endpointHealth(s *config.Service, ep config.Endpoint, notServed bool) healthJSON {
+	switch {
+	case ep.Disabled:
+		return healthJSON{State: health.Disabled.String()}
+	case notServed:
+		return healthJSON{State: health.Unknown.String()}
+	case s.Check.Type == config.CheckNone:
+		return healthJSON{State: health.Healthy.String()}
+	}
+	st, ok := tp.checker.Status(endpointKey(s, ep, probePort(s, ep)))
+	if !ok || st.LastCheck.IsZero() {
+		return healthJSON{State: st.State.String()}
+	}
+	return healthJSON{State: st.State.String(), LastCheck: &st.LastCheck, Latency: st.LastLatency.Round(time.Microsecond).String(), LastError: st.LastError}
+}

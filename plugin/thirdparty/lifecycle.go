@@ -1,0 +1,78 @@
+package thirdparty
+
+import (
+	"context"
+	"fmt"
+)
+
+// start runs when the server starts, and when a reload starts this
+// configuration (before the one it replaces stops). It takes over, or
+// opens, the store and the endpoint states of that configuration, then
+// begins the background work. If it fails, it undoes what it did and gives
+// back what it took.
+func (tp *ThirdParty) start() error {
+	prev := previous(tp)
+	if err := tp.openStore(prev); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tp.cancel = cancel
+	if tp.st != nil {
+		if err := tp.loadStore(ctx); err != nil {
+			tp.abort()
+			return fmt.Errorf("store %s: %w", tp.opts.store.path, err)
+		}
+		tp.background.Go(func() { tp.watchStore(ctx) })
+	}
+	tp.inherit(prev)
+	tp.checker.Start()
+	tp.pollFile()
+	if tp.opts.api.addr != "" {
+		api, err := startAPI(tp, prev)
+		if err != nil {
+			tp.abort()
+			return err
+		}
+		tp.api = api
+	}
+	return nil
+}
+
+// abort undoes a start that failed: a store taken over goes back to its
+// giver, which is still serving.
+func (tp *ThirdParty) abort() {
+	tp.mu.Lock()
+	if tp.storeFrom != nil {
+		tp.storeFrom.mu.Lock()
+		tp.storeFrom.ownsStore = true
+		tp.storeFrom.mu.Unlock()
+		tp.ownsStore = false
+	}
+	tp.mu.Unlock()
+	tp.stop()
+}
+
+// stop ends the background work and releases what the plugin owns. It may
+// run more than once.
+func (tp *ThirdParty) stop() error {
+	var err error
+	tp.stopOnce.Do(func() {
+		if tp.api != nil {
+			tp.api.stop()
+		}
+		if tp.cancel != nil {
+			tp.cancel()
+		}
+		tp.background.Wait()
+		tp.stopPolling()
+		tp.checker.Stop()
+		tp.mu.Lock()
+		st, owns := tp.st, tp.ownsStore
+		tp.ownsStore = false
+		tp.mu.Unlock()
+		if owns {
+			err = st.Close()
+		}
+	})
+	return err
+}
