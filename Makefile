@@ -5,9 +5,10 @@ FUZZTIME ?= 20s
 
 .PHONY: build run test test-deps lint fuzz clean
 
-## build: the tpdns binary, in bin/
+## build: the tpdns and tpdnsctl binaries, in bin/
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tpdns ./cmd/tpdns
+	$(GO) build -o bin/tpdnsctl ./cmd/tpdnsctl
 
 ## run: serve the example zone tp.internal on 127.0.0.1:1053
 run: build

@@ -24,7 +24,9 @@ func startExample(t *testing.T) string {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "examples"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "examples", "services.yaml"), registry, 0o644))
 	path := filepath.Join(dir, "Corefile")
-	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(string(corefile), ":1053", ":"+port)), 0o644))
+	moved := strings.ReplaceAll(string(corefile), ":1053", ":"+port)
+	moved = strings.ReplaceAll(moved, "127.0.0.1:8053", "127.0.0.1:"+FreePort(t))
+	require.NoError(t, os.WriteFile(path, []byte(moved), 0o644))
 	StartBinary(t, tpdnsBinary, path, "127.0.0.1:"+port)
 	return port
 }
