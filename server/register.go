@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -103,7 +104,11 @@ func (c *dnsContext) servers() ([]*Server, error) {
 				if _, dup := s.zones[za.Zone]; dup {
 					return nil, fmt.Errorf("%s: zone %s is served twice on %s", c.input.Filename, za.Zone, printableAddr(addr))
 				}
-				s.zones[za.Zone] = &zoneConfig{chain: buildChain(b.Plugins), stacktrace: b.Stacktrace}
+				s.zones[za.Zone] = &zoneConfig{
+					chain:      buildChain(b.Plugins),
+					stacktrace: b.Stacktrace,
+					ctx:        plugin.WithServer(context.Background(), s.label(), za.Zone),
+				}
 			}
 		}
 	}

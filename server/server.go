@@ -49,6 +49,7 @@ type Server struct {
 type zoneConfig struct {
 	chain      plugin.Handler // nil when the block has no plugins
 	stacktrace bool
+	ctx        context.Context // carries the server and the zone for metrics
 }
 
 // transport is one miekg/dns server, UDP or TCP, of a Server.
@@ -79,6 +80,9 @@ func (t *transport) stop(ctx context.Context) {
 }
 
 var _ caddy.GracefulServer = (*Server)(nil)
+
+// label is the server's address as metrics name it.
+func (s *Server) label() string { return "dns://" + s.addr }
 
 func newServer(addr string, quiet bool) *Server {
 	return &Server{addr: addr, zones: map[string]*zoneConfig{}, quiet: quiet}
@@ -138,7 +142,7 @@ func (s *Server) serve(t *transport, sock interface{ Close() error }) error {
 	srv := t.srv
 	t.started, t.done = make(chan struct{}), make(chan struct{})
 	srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		s.ServeDNS(context.Background(), w, r)
+		s.serveDNS(w, r)
 	})
 	srv.NotifyStartedFunc = t.markStarted
 	s.mu.Lock()
@@ -192,11 +196,12 @@ func (s *Server) OnStartupComplete() {
 	}
 }
 
-// ServeDNS answers r: it picks the chain of the most specific zone that
-// contains the query name ("." last), runs it, and writes the reply the
+// serveDNS answers r: it picks the chain of the most specific zone that
+// contains the query name ("." last), runs it with the zone's context
+// (which carries the server and zone for metrics), and writes the reply the
 // chain left to the server. A panic in a plugin is logged and answered
 // SERVFAIL; the server goes on.
-func (s *Server) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) {
+func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	rw := &responseWriter{ResponseWriter: w, req: r}
 	var zone *zoneConfig
 	defer func() {
@@ -225,7 +230,7 @@ func (s *Server) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 		writeError(rw, r, dns.RcodeRefused)
 		return
 	}
-	rcode, _ := zone.chain.ServeDNS(ctx, rw, r)
+	rcode, _ := zone.chain.ServeDNS(zone.ctx, rw, r)
 	if !plugin.ClientWrite(rcode) && !rw.written {
 		writeError(rw, r, rcode)
 	}
