@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// command is one subcommand of tpdnsctl.
+type command struct {
+	words    []string // what selects it: "services", "list"
+	synopsis string   // what follows the words in its usage: "NAME"
+	summary  string   // one line, lower case, no full stop
+	details  string   // more for its --help; lines ending in "\n"
+	// minArgs and maxArgs bound the arguments after the words.
+	minArgs, maxArgs int
+	flags            flagGroup // its own flags; nil for the global ones only
+	required         []string  // flags it cannot run without
+	run              func(ctx context.Context, c *call) error
+}
+
+// name is the command as typed: "services list".
+func (cmd *command) name() string { return strings.Join(cmd.words, " ") }
+
+// commands returns every subcommand, in the order help lists them.
+func commands() []*command {
+	return []*command{{
+		words:   []string{"services", "list"},
+		summary: "list the services, endpoints up/total",
+		details: "ENDPOINTS counts the endpoints up (healthy, or not probed yet) of those not disabled.\n" +
+			"ORIGIN store! marks a service that a registry file service of the same name shadows:\n" +
+			"it is not served.\n",
+		run: servicesList,
+	}, {
+		words:    []string{"services", "get"},
+		synopsis: "NAME", minArgs: 1, maxArgs: 1,
+		summary: "show a service and its endpoints",
+		run:     servicesGet,
+	}, {
+		words:    []string{"services", "apply"},
+		synopsis: "-f FILE",
+		summary:  "create or replace a file's services",
+		details: "FILE is a registry file (YAML). It is checked whole first: with any error in it\n" +
+			"nothing is sent. Then each service is PUT in file order; the first refusal stops.\n",
+		flags: applyFlags, required: []string{"filename"},
+		run: servicesApply,
+	}, {
+		words:    []string{"services", "delete"},
+		synopsis: "NAME", minArgs: 1, maxArgs: 1,
+		summary: "delete a service made through the API",
+		run:     servicesDelete,
+	}, {
+		words:    []string{"endpoints", "add"},
+		synopsis: "SERVICE ADDRESS", minArgs: 2, maxArgs: 2,
+		summary: "add or change an endpoint",
+		details: "Only the flags given are sent, so changing one field of an endpoint keeps the others.\n",
+		flags:   endpointFlags,
+		run:     endpointsAdd,
+	}, {
+		words:    []string{"endpoints", "remove"},
+		synopsis: "SERVICE ADDRESS", minArgs: 2, maxArgs: 2,
+		summary: "remove an endpoint",
+		run:     endpointsRemove,
+	}, {
+		words:    []string{"endpoints", "heartbeat"},
+		synopsis: "SERVICE ADDRESS --ttl DURATION", minArgs: 2, maxArgs: 2,
+		summary: "keep an endpoint alive until interrupted",
+		details: "Puts the endpoint with --ttl at once, then again every third of it, until SIGINT\n" +
+			"or SIGTERM. A failed renewal is reported and tried again at the next. On exit the\n" +
+			"endpoint is left in place, to expire when its ttl runs out.\n",
+		flags: endpointFlags, required: []string{"ttl"},
+		run: endpointsHeartbeat,
+	}, {
+		words:    []string{"health"},
+		synopsis: "[SERVICE]", maxArgs: 1,
+		summary: "show the health of the endpoints",
+		details: "Every endpoint of every service, or of SERVICE only. On a terminal the states\n" +
+			"are coloured, unless NO_COLOR is set.\n",
+		run: health,
+	}}
+}
+
+// lookup finds the command that words start with. Its error says what is
+// wrong, for a usage message.
+func lookup(words []string) (*command, error) {
+	if len(words) == 0 {
+		return nil, fmt.Errorf("no command given")
+	}
+	var verbs []string
+	for _, cmd := range commands() {
+		if len(words) >= len(cmd.words) && slices.Equal(words[:len(cmd.words)], cmd.words) {
+			return cmd, nil
+		}
+		if len(cmd.words) > 1 && cmd.words[0] == words[0] {
+			verbs = append(verbs, cmd.words[1])
+		}
+	}
+	switch {
+	case len(verbs) == 0:
+		return nil, fmt.Errorf("unknown command %q", words[0])
+	case len(words) == 1:
+		return nil, fmt.Errorf("%s needs a subcommand: %s", words[0], strings.Join(verbs, ", "))
+	default:
+		return nil, fmt.Errorf("unknown command %q; %s has %s", words[0]+" "+words[1], words[0], strings.Join(verbs, ", "))
+	}
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// describe writes a service for a person: its fields, then a table of its
+// endpoints and their health.
+func describe(w io.Writer, s service, now time.Time, color bool) error {
+	f := table{}
+	f.add("Name:", s.Name)
+	f.add("Origin:", cell(s.Origin))
+	if s.Conflict != "" {
+		f.add("Conflict:", cell(s.Conflict)+" (not served)")
+	}
+	f.add("Ports:", portList(s.Ports))
+	f.add("TTL:", ttlText(s.TTL))
+	f.add("Allow:", orElse(strings.Join(s.Allow, ", "), "everyone"))
+	f.add("Secrets allow:", orElse(strings.Join(s.SecretsAllow, ", "), "nobody"))
+	f.add("Check:", checkText(s.Check))
+	addVars(&f, "Connection:", s.Connection)
+	addVars(&f, "Secrets:", s.Secrets)
+	up, total := s.upTotal()
+	f.add("Endpoints:", fmt.Sprintf("%d/%d up", up, total))
+	if err := f.write(w); err != nil {
+		return err
+	}
+	if len(s.Endpoints) == 0 {
+		return nil
+	}
+
+	t := table{indent: "  "}
+	t.add("ADDRESS", "NAME", "PORT", "STATE", "LAST CHECK", "LAST ERROR")
+	for _, e := range s.Endpoints {
+		t.add(e.Address, cell(e.Name), endpointPort(e, s.Ports), e.state(),
+			age(now, e.Health.LastCheck), cell(e.Health.LastError))
+	}
+	if color {
+		colorStates(&t, 3)
+	}
+	return t.write(w)
+}
+
+// addVars adds KEY=value rows, sorted by key as the TXT record has them,
+// the label on the first only.
+func addVars(t *table, label string, vars map[string]string) {
+	if len(vars) == 0 {
+		t.add(label, "-")
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		t.add(label, cell(k+"="+vars[k]))
+		label = ""
+	}
+}
+
+// orElse is s, or what it means when empty.
+func orElse(s, empty string) string {
+	if s == "" {
+		return empty
+	}
+	return s
+}
