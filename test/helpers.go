@@ -146,10 +146,10 @@ func Exchange(t testing.TB, proto, addr string, m *dns.Msg) *dns.Msg {
 	return r
 }
 
-// BuildBinary builds cmd/tpdns into dir and returns its path.
-func BuildBinary(dir string) (string, error) {
-	bin := filepath.Join(dir, "tpdns")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/tpdns/tpdns/cmd/tpdns")
+// BuildBinary builds the command cmd/NAME into dir and returns its path.
+func BuildBinary(dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/tpdns/tpdns/cmd/"+name)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return bin, cmd.Run()
 }

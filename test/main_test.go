@@ -15,8 +15,8 @@ import (
 	_ "github.com/tpdns/tpdns/test/testplugins"
 )
 
-// tpdnsBinary is the binary built for the end-to-end tests.
-var tpdnsBinary string
+// The binaries built for the end-to-end tests.
+var tpdnsBinary, tpdnsctlBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tpdns-test")
@@ -24,9 +24,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	tpdnsBinary, err = BuildBinary(dir)
+	tpdnsBinary, err = BuildBinary(dir, "tpdns")
+	if err == nil {
+		tpdnsctlBinary, err = BuildBinary(dir, "tpdnsctl")
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "building tpdns:", err)
+		fmt.Fprintln(os.Stderr, "building the commands:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
