@@ -14,10 +14,12 @@ build:
 run: build
 	./bin/tpdns --conf Corefile.example
 
-## test: vet, then every test (unit, end-to-end, fuzz seeds) with the race detector
+## test: vet, then every test (unit, end-to-end, fuzz seeds) with the race detector.
+## Packages run one at a time (-p 1): their servers take free loopback ports, and
+## two packages at once could be handed the same one.
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -p 1 ./...
 
 test-deps:
 	@./scripts/test-deps.sh

@@ -148,7 +148,6 @@ func TestAPIRoutes(t *testing.T) {
 	status, body = f.do(t, "PUT", "/v1/services/web.legacy/endpoints/192.0.2.3", `{"name":"three","priority":5,"weight":7}`)
 	assert.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, `"name": "three"`)
-	r = exchange(t, "udp", f.dns, "127.0.0.1", test.Query("three.web.legacy.tp.internal.", dns.TypeA, 0))
 	waitAddresses(t, f.dns, "three.web.legacy.tp.internal.", []string{"192.0.2.3"}, time.Second)
 
 	status, body = f.do(t, "PUT", "/v1/services/web.legacy/endpoints/2001:db8::9", `{"ttl":1}`)

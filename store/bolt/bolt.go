@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tpdns/tpdns/store"
 )
@@ -34,7 +35,7 @@ var _ store.Store = (*Store)(nil)
 // process has open fails at once, not after a hang.
 func Open(path string) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("store bolt %s: another process has it open (waited %s for its lock)", path, lockTimeout)
 	}
 	if err != nil {
