@@ -13,6 +13,10 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/coredns/caddy"
+
+	"github.com/tpdns/tpdns/plugin/pkg/reuse"
 )
 
 const (
@@ -33,22 +37,16 @@ type apiServer struct {
 }
 
 // startAPI serves the API. During a reload it serves on a copy of the
-// listener of the configuration being replaced, when that listens on the
-// same address: the port is never closed, and never bound twice.
-func startAPI(tp *ThirdParty, previous []*ThirdParty) (*apiServer, error) {
+// listener of the configuration being replaced (see package reuse).
+func startAPI(tp *ThirdParty, c *caddy.Controller) (*apiServer, error) {
 	o := tp.opts.api
 	token, err := loadOrCreateToken(o.tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := takeOverListener(o.addr, previous)
+	ln, err := reuse.Listen(c, o.addr)
 	if err != nil {
-		return nil, err
-	}
-	if ln == nil {
-		if ln, err = net.Listen("tcp", o.addr); err != nil {
-			return nil, fmt.Errorf("api: %w", err)
-		}
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	a := &apiServer{tp: tp, token: token, ln: ln, done: make(chan struct{})}
 	a.srv = &http.Server{
@@ -69,29 +67,6 @@ func startAPI(tp *ThirdParty, previous []*ThirdParty) (*apiServer, error) {
 		}
 	}()
 	return a, nil
-}
-
-func takeOverListener(addr string, previous []*ThirdParty) (net.Listener, error) {
-	for _, old := range previous {
-		if old.api == nil || old.opts.api.addr != addr {
-			continue
-		}
-		tl, ok := old.api.ln.(*net.TCPListener)
-		if !ok {
-			continue
-		}
-		f, err := tl.File()
-		if err != nil {
-			return nil, fmt.Errorf("api: taking over %s: %w", addr, err)
-		}
-		defer f.Close()
-		ln, err := net.FileListener(f)
-		if err != nil {
-			return nil, fmt.Errorf("api: taking over %s: %w", addr, err)
-		}
-		return ln, nil
-	}
-	return nil, nil
 }
 
 // Addr returns the address the API listens on.

@@ -3,6 +3,8 @@ package thirdparty
 import (
 	"context"
 	"fmt"
+
+	"github.com/coredns/caddy"
 )
 
 // start runs when the server starts, and when a reload starts this
@@ -10,7 +12,7 @@ import (
 // opens, the store and the endpoint states of that configuration, then
 // begins the background work. If it fails, it undoes what it did and gives
 // back what it took.
-func (tp *ThirdParty) start() error {
+func (tp *ThirdParty) start(c *caddy.Controller) error {
 	prev := previous(tp)
 	if err := tp.openStore(prev); err != nil {
 		return err
@@ -28,7 +30,7 @@ func (tp *ThirdParty) start() error {
 	tp.checker.Start()
 	tp.pollFile()
 	if tp.opts.api.addr != "" {
-		api, err := startAPI(tp, prev)
+		api, err := startAPI(tp, c)
 		if err != nil {
 			tp.abort()
 			return err
