@@ -34,6 +34,8 @@ type Checker struct {
 	concurrency int
 	changed     func(owner string)
 	prober      *prober
+	// Observe, when set before Start, is told of every probe's result.
+	Observe func(owner string, r Result)
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -46,6 +48,7 @@ type Checker struct {
 	cancel  context.CancelFunc
 	probes  sync.WaitGroup
 	started bool
+	ready   bool // every endpoint has had a first result; latched
 	stats   stats
 }
 
@@ -155,6 +158,24 @@ func (c *Checker) Status(key string) (Status, bool) {
 	return e.status, true
 }
 
+// FirstRoundDone reports whether every endpoint has had its first probe
+// finish, or time out, since Start. Once true it stays true, so that
+// readiness does not flap when endpoints are added later.
+func (c *Checker) FirstRoundDone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ready || !c.started {
+		return c.ready
+	}
+	for _, e := range c.entries {
+		if e.status.LastCheck.IsZero() {
+			return false
+		}
+	}
+	c.ready = true
+	return true
+}
+
 // Start begins probing.
 func (c *Checker) Start() {
 	c.mu.Lock()
@@ -240,6 +261,9 @@ func (c *Checker) probe(e *entry, planned time.Time, slots chan struct{}) {
 	<-slots
 	if c.ctx.Err() != nil {
 		return // stopping: the probe was cut short, its result means nothing
+	}
+	if c.Observe != nil {
+		c.Observe(e.Owner, r)
 	}
 
 	c.mu.Lock()

@@ -188,3 +188,22 @@ func TestNeverStartedCheckerStops(t *testing.T) {
 	c.Set([]Endpoint{{Key: "x", Target: Target{Host: "127.0.0.1", Port: 1, Check: tcpCheck(time.Second, time.Millisecond, 1, 1)}}})
 	c.Stop()
 }
+
+func TestFirstRoundDone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c := NewChecker(4, func(string) {})
+	var observed sync.Map
+	c.Observe = func(owner string, r Result) { observed.Store(owner, r.OK) }
+	c.Set([]Endpoint{{Key: "a", Owner: "svc", Target: target(t, ln.Addr().String(), tcpCheck(time.Hour, time.Second, 1, 1))}})
+	assert.False(t, c.FirstRoundDone(), "not started")
+	c.Start()
+	defer c.Stop()
+	waitState(t, c, "a", Healthy, 2*time.Second)
+	assert.True(t, c.FirstRoundDone())
+	ok, _ := observed.Load("svc")
+	assert.Equal(t, true, ok)
+	c.Set([]Endpoint{{Key: "b", Target: Target{Host: "127.0.0.1", Port: 1, Check: tcpCheck(time.Hour, time.Second, 1, 1)}}})
+	assert.True(t, c.FirstRoundDone(), "latched")
+}

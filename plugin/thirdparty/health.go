@@ -75,7 +75,17 @@ func (tp *ThirdParty) healthChanged(service string) {
 	for _, v := range *tp.views.Load() {
 		v.Update(service)
 	}
+	for i := range tp.services {
+		if tp.services[i].Name == service {
+			tp.countEndpoints(&tp.services[i])
+		}
+	}
 }
+
+// Ready implements plugin.Readiness: the registry is loaded when the
+// plugin is set up, so it is ready once every endpoint has had its first
+// probe, or its first probe timed out.
+func (tp *ThirdParty) Ready() bool { return tp.checker.FirstRoundDone() }
 
 // previous returns the ThirdParty plugins of the other running caddy
 // instances: during a reload, those of the configuration being replaced.

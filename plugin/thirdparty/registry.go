@@ -27,6 +27,7 @@ type watcher struct {
 func newThirdParty(o options) (*ThirdParty, error) {
 	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{}}
 	tp.checker = health.NewChecker(o.probes, tp.healthChanged)
+	tp.checker.Observe = observeProbe
 	if o.services != "" {
 		data, err := os.ReadFile(o.services)
 		if err != nil {
@@ -55,7 +56,21 @@ func (tp *ThirdParty) rebuild(prev uint32) {
 		}
 	}
 	tp.conflicts = conflicts
-	tp.views.Store(tp.build(services, nextSerial(prev)))
+	serial := nextSerial(prev)
+	tp.views.Store(tp.build(services, serial))
+	registryGeneration.Set(float64(serial))
+	served := make(map[string]bool, len(services))
+	for i := range services {
+		served[services[i].Name] = true
+		tp.countEndpoints(&services[i])
+	}
+	for name := range tp.counted {
+		if !served[name] {
+			forgetEndpoints(name)
+		}
+	}
+	tp.counted = served
+	tp.services = services
 }
 
 // union is what is served: every service of the registry file, then those
@@ -187,6 +202,7 @@ func (tp *ThirdParty) reload() {
 	services, err := config.ParseYAML(path, data, tp.configOptions())
 	if err != nil {
 		w.rejected = sum
+		registryReloads.WithLabelValues("failure").Inc()
 		log.Printf("[ERROR] plugin/thirdparty: %s is invalid; the last good registry stays in force", path)
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Printf("[ERROR] plugin/thirdparty: %s", line)
@@ -194,6 +210,7 @@ func (tp *ThirdParty) reload() {
 		return
 	}
 	w.loaded, w.rejected = sum, [sha256.Size]byte{}
+	registryReloads.WithLabelValues("success").Inc()
 	tp.mu.Lock()
 	tp.file = services
 	tp.rebuild(tp.serial())

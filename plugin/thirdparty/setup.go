@@ -39,6 +39,7 @@ func Setup(c *caddy.Controller) (plugin.Plugin, error) {
 	// the health of the endpoints (see inherit).
 	others, _ := c.Get(storageKey).([]*ThirdParty)
 	c.Set(storageKey, append(others, tp))
+	plugin.ReportReadiness(c, tp)
 	c.OnStartup(func() error { return tp.start(c) })
 	c.OnShutdown(tp.stop)
 	return func(next plugin.Handler) plugin.Handler { return &Handler{tp: tp, Next: next} }, nil

@@ -116,8 +116,10 @@ func (tp *ThirdParty) handOverStore(o storeOptions) store.Store {
 func (tp *ThirdParty) loadStore(ctx context.Context) error {
 	docs, err := tp.st.List(ctx)
 	if err != nil {
+		storeUp.Set(0)
 		return err
 	}
+	storeUp.Set(1)
 	stored := make(map[string]storedService, len(docs))
 	for _, name := range slices.Sorted(maps.Keys(docs)) {
 		s, err := decodeStored(docs[name], tp.configOptions())

@@ -1,0 +1,54 @@
+package prometheus
+
+import (
+	"net"
+
+	"github.com/coredns/caddy"
+
+	"github.com/tpdns/tpdns/plugin"
+)
+
+// defaultAddress is where /metrics is served unless the directive says.
+const defaultAddress = "localhost:9153"
+
+func init() { plugin.Register("prometheus", setup) }
+
+func setup(c *caddy.Controller) (plugin.Plugin, error) {
+	addr, err := parse(c)
+	if err != nil {
+		return nil, err
+	}
+	// Server blocks naming the same address share one HTTP server.
+	key := "tpdns/prometheus/" + addr
+	if _, started := c.Get(key).(*exporter); !started {
+		e := &exporter{addr: addr}
+		c.Set(key, e)
+		c.OnStartup(func() error { return e.start(c) })
+		c.OnShutdown(e.stop)
+	}
+	return func(next plugin.Handler) plugin.Handler { return &Metrics{Next: next} }, nil
+}
+
+func parse(c *caddy.Controller) (string, error) {
+	addr := defaultAddress
+	for i := 0; c.Next(); i++ {
+		if i > 0 {
+			return "", c.Err("prometheus may appear once per server block")
+		}
+		args := c.RemainingArgs()
+		switch len(args) {
+		case 0:
+		case 1:
+			if _, _, err := net.SplitHostPort(args[0]); err != nil {
+				return "", c.Errf("%q is not HOST:PORT", args[0])
+			}
+			addr = args[0]
+		default:
+			return "", c.ArgErr()
+		}
+		if c.NextBlock() {
+			return "", c.Errf("unknown property %q", c.Val())
+		}
+	}
+	return addr, nil
+}
