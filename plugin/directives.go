@@ -104,3 +104,10 @@ func BlockOf(c *caddy.Controller) (*Block, error) {
 	}
 	return h.Block(c.ServerBlockIndex), nil
 }
+
+// Reloadable is implemented by the server type's Corefile input: a copy of
+// it with other contents keeps the settings the command line gave it.
+type Reloadable interface {
+	caddy.Input
+	WithContents(contents []byte) caddy.Input
+}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/coredns/caddy"
+
 	"github.com/tpdns/tpdns/plugin"
 )
 
@@ -61,4 +63,10 @@ func (in Input) port() string {
 		return DefaultPort
 	}
 	return in.Port
+}
+
+// WithContents implements plugin.Reloadable.
+func (in Input) WithContents(contents []byte) caddy.Input {
+	in.Contents = contents
+	return in
 }

@@ -10,6 +10,8 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/bind"
 	_ "github.com/tpdns/tpdns/plugin/errors"
 	_ "github.com/tpdns/tpdns/plugin/log"
+	_ "github.com/tpdns/tpdns/plugin/prometheus"
+	_ "github.com/tpdns/tpdns/plugin/reload"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
 	_ "github.com/tpdns/tpdns/plugin/whoami"
 	_ "github.com/tpdns/tpdns/test/testplugins"

@@ -27,6 +27,7 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/errors"
 	_ "github.com/tpdns/tpdns/plugin/log"
 	_ "github.com/tpdns/tpdns/plugin/prometheus"
+	_ "github.com/tpdns/tpdns/plugin/reload"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
 	_ "github.com/tpdns/tpdns/plugin/whoami"
 )
@@ -144,6 +145,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	for sig := range sigs {
 		if sig == syscall.SIGUSR1 {
+			// The reload plugin may have replaced inst: reload what runs.
+			if running := caddy.Instances(); len(running) > 0 {
+				inst = running[len(running)-1]
+			}
 			inst = reload(inst, in, o.conf)
 			continue
 		}
