@@ -181,12 +181,15 @@ func Start(in Input) (*caddy.Instance, error) {
 	return inst, nil
 }
 
-// Stop stops inst gracefully: its listeners close, queries in flight are
-// answered, then the plugins' shutdown hooks run.
+// Stop stops inst gracefully: the plugins' shutdown hooks run first, while
+// queries are still answered (so that health's lameduck has a server to
+// keep alive), then the listeners close and the queries in flight are
+// answered. This is caddy's own order on SIGTERM.
 func Stop(inst *caddy.Instance) error {
 	if inst == nil {
 		return nil
 	}
+	errs := inst.ShutdownCallbacks()
 	inst.Stop()
-	return errors.Join(inst.ShutdownCallbacks()...)
+	return errors.Join(errs...)
 }

@@ -23,10 +23,13 @@ import (
 	"github.com/tpdns/tpdns/server"
 
 	// The plugins compiled in; the order of the chain is plugin's, not this.
+	_ "github.com/tpdns/tpdns/plugin/acl"
 	_ "github.com/tpdns/tpdns/plugin/bind"
 	_ "github.com/tpdns/tpdns/plugin/errors"
+	_ "github.com/tpdns/tpdns/plugin/health"
 	_ "github.com/tpdns/tpdns/plugin/log"
 	_ "github.com/tpdns/tpdns/plugin/prometheus"
+	_ "github.com/tpdns/tpdns/plugin/ready"
 	_ "github.com/tpdns/tpdns/plugin/reload"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
 	_ "github.com/tpdns/tpdns/plugin/whoami"

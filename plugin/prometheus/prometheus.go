@@ -2,9 +2,6 @@ package prometheus
 
 import (
 	"context"
-	"errors"
-	"log"
-	"net"
 	"net/http"
 	"time"
 
@@ -76,9 +73,7 @@ func rcodeLabel(rc int) string {
 // exporter serves /metrics on one address.
 type exporter struct {
 	addr string
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
+	ep   *reuse.Endpoint
 }
 
 func (e *exporter) start(c *caddy.Controller) error {
@@ -88,25 +83,17 @@ func (e *exporter) start(c *caddy.Controller) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
-	e.ln, e.done = ln, make(chan struct{})
-	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(e.done)
-		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Printf("[ERROR] plugin/prometheus: %s: %v", e.addr, err)
-		}
-	}()
+	e.ep = reuse.Serve(ln, mux, "prometheus", nil)
 	return nil
 }
 
 func (e *exporter) stop() error {
-	if e.srv == nil {
+	if e.ep == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := e.srv.Shutdown(ctx)
-	<-e.done
-	e.srv = nil
+	err := e.ep.Stop(ctx)
+	e.ep = nil
 	return err
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -31,9 +31,7 @@ const (
 type apiServer struct {
 	tp    *ThirdParty
 	token []byte
-	ln    net.Listener
-	srv   *http.Server
-	done  chan struct{}
+	ep    *reuse.Endpoint
 }
 
 // startAPI serves the API. During a reload it serves on a copy of the
@@ -44,40 +42,31 @@ func startAPI(tp *ThirdParty, c *caddy.Controller) (*apiServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	var tlsConfig *tls.Config
+	if o.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("api tls: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := reuse.Listen(c, o.addr)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	a := &apiServer{tp: tp, token: token, ln: ln, done: make(chan struct{})}
-	a.srv = &http.Server{
-		Handler:           a.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(log.Writer(), "[ERROR] plugin/thirdparty: api: ", 0),
-	}
-	go func() {
-		defer close(a.done)
-		var err error
-		if o.certFile != "" {
-			err = a.srv.ServeTLS(ln, o.certFile, o.keyFile)
-		} else {
-			err = a.srv.Serve(ln)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Printf("[ERROR] plugin/thirdparty: api on %s: %v", o.addr, err)
-		}
-	}()
+	a := &apiServer{tp: tp, token: token}
+	a.ep = reuse.Serve(ln, a.routes(), "thirdparty", tlsConfig)
 	return a, nil
 }
 
 // Addr returns the address the API listens on.
-func (a *apiServer) Addr() net.Addr { return a.ln.Addr() }
+func (a *apiServer) Addr() net.Addr { return a.ep.Addr() }
 
 // stop closes the listener and waits for the requests in flight.
 func (a *apiServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), apiShutdownTimeout)
 	defer cancel()
-	_ = a.srv.Shutdown(ctx)
-	<-a.done
+	_ = a.ep.Stop(ctx)
 }
 
 // loadOrCreateToken reads the bearer token from path, or creates the file
