@@ -25,7 +25,9 @@ func startExample(t *testing.T) string {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "examples", "services.yaml"), registry, 0o644))
 	path := filepath.Join(dir, "Corefile")
 	moved := strings.ReplaceAll(string(corefile), ":1053", ":"+port)
-	moved = strings.ReplaceAll(moved, "127.0.0.1:8053", "127.0.0.1:"+FreePort(t))
+	for _, fixed := range []string{"8053", "9153", "8080", "8181"} {
+		moved = strings.ReplaceAll(moved, "127.0.0.1:"+fixed, "127.0.0.1:"+FreePort(t))
+	}
 	require.NoError(t, os.WriteFile(path, []byte(moved), 0o644))
 	StartBinary(t, tpdnsBinary, path, "127.0.0.1:"+port)
 	return port

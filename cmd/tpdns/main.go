@@ -25,6 +25,7 @@ import (
 	// The plugins compiled in; the order of the chain is plugin's, not this.
 	_ "github.com/tpdns/tpdns/plugin/acl"
 	_ "github.com/tpdns/tpdns/plugin/bind"
+	_ "github.com/tpdns/tpdns/plugin/cache"
 	_ "github.com/tpdns/tpdns/plugin/errors"
 	_ "github.com/tpdns/tpdns/plugin/health"
 	_ "github.com/tpdns/tpdns/plugin/log"

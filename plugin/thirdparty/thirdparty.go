@@ -83,6 +83,12 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		}
 		m.Rcode = dns.RcodeNameError
 	}
+	// A cache in front must not keep these answers: they depend on the
+	// client (allow, secrets_allow) and on health, are shuffled per query,
+	// and cost less to make than to look up.
+	if nc, ok := w.(interface{ DoNotCache() }); ok {
+		nc.DoNotCache()
+	}
 	if err := w.WriteMsg(m); err != nil {
 		return dns.RcodeServerFailure, plugin.Error(h.Name(), err)
 	}

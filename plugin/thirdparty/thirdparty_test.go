@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	_ "github.com/tpdns/tpdns/plugin/bind"
+	_ "github.com/tpdns/tpdns/plugin/cache"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
 	"github.com/tpdns/tpdns/server"
 	"github.com/tpdns/tpdns/test"
@@ -309,4 +310,25 @@ func TestEditedRegistryIsServedWithinReloadPlusOneSecond(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestACacheInFrontKeepsNothing: answers that depend on the client must
+// not be served to another one from a cache.
+func TestACacheInFrontKeepsNothing(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(fmt.Sprintf(registryYAML, bigEndpoints())), 0o644))
+	port := test.FreePort(t)
+	corefile := fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n cache 300\n thirdparty {\n  services services.yaml\n }\n}\n", port)
+	test.StartInput(t, server.Input{Filename: filepath.Join(dir, "Corefile"), Contents: []byte(corefile)})
+	addr := "127.0.0.1:" + port
+
+	r := exchange(t, "udp", addr, "127.0.0.2", test.Query("oracle.finance.tp.internal.", dns.TypeTXT, 0))
+	assert.Contains(t, rrs(r.Answer)[0], "DB_PASSWORD=s3cret", "127.0.0.2 is in secrets_allow")
+	r = exchange(t, "udp", addr, "127.0.0.1", test.Query("oracle.finance.tp.internal.", dns.TypeTXT, 0))
+	assert.NotContains(t, rrs(r.Answer)[0], "s3cret", "not from the cache to another client")
+
+	r = exchange(t, "udp", addr, "127.0.0.2", test.Query("private.tp.internal.", dns.TypeA, 0))
+	assert.Len(t, r.Answer, 1)
+	r = exchange(t, "udp", addr, "127.0.0.1", test.Query("private.tp.internal.", dns.TypeA, 0))
+	assert.Equal(t, dns.RcodeRefused, r.Rcode, "allow is not bypassed by the cache")
 }
