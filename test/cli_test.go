@@ -34,7 +34,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 func TestPluginsListsDirectivesInChainOrder(t *testing.T) {
 	code, out, _ := runCLI(t, "", "--plugins")
 	assert.Equal(t, 0, code)
-	assert.Equal(t, "bind\nreload\nhealth\nready\nprometheus\nerrors\nlog\nacl\ncache\nthirdparty\nwhoami\n", out)
+	assert.Equal(t, "bind\nreload\nhealth\nready\nprometheus\nerrors\nlog\nacl\ncache\nthirdparty\nforward\nwhoami\n", out)
 }
 
 func TestVersion(t *testing.T) {

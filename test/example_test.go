@@ -1,20 +1,24 @@
 package test
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // startExample runs the binary on Corefile.example and examples/, moved to
-// a free port.
-func startExample(t *testing.T) string {
+// free ports: the DNS port, and the fixed HTTP ports by the ones that
+// replace them.
+func startExample(t *testing.T) (string, map[string]string) {
 	port := FreePort(t)
 	dir := t.TempDir()
 	corefile, err := os.ReadFile("../Corefile.example")
@@ -25,12 +29,24 @@ func startExample(t *testing.T) string {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "examples", "services.yaml"), registry, 0o644))
 	path := filepath.Join(dir, "Corefile")
 	moved := strings.ReplaceAll(string(corefile), ":1053", ":"+port)
+	ports := map[string]string{}
 	for _, fixed := range []string{"8053", "9153", "8080", "8181"} {
-		moved = strings.ReplaceAll(moved, "127.0.0.1:"+fixed, "127.0.0.1:"+FreePort(t))
+		ports[fixed] = FreePort(t)
+		moved = strings.ReplaceAll(moved, "127.0.0.1:"+fixed, "127.0.0.1:"+ports[fixed])
 	}
 	require.NoError(t, os.WriteFile(path, []byte(moved), 0o644))
 	StartBinary(t, tpdnsBinary, path, "127.0.0.1:"+port)
-	return port
+	return port, ports
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
 }
 
 // lines returns dig's output lines, tabs folded, sorted.
@@ -46,7 +62,7 @@ func lines(out string) []string {
 }
 
 func TestExampleWithDig(t *testing.T) {
-	port := startExample(t)
+	port, ports := startExample(t)
 	for _, c := range []struct {
 		args []string
 		want []string
@@ -86,5 +102,21 @@ func TestExampleWithDig(t *testing.T) {
 	out := dig(t, port, "nope.tp.internal")
 	assert.Contains(t, out, "status: NXDOMAIN")
 	assert.Contains(t, out, "flags: qr aa rd;")
+	// The HTTP side of the example: health, readiness (no checks in the
+	// example registry: ready at once), metrics, the API.
+	code, body := httpGet(t, "http://127.0.0.1:"+ports["8080"]+"/health")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "OK", body)
+	deadline := time.Now().Add(5 * time.Second)
+	for code, _ = httpGet(t, "http://127.0.0.1:"+ports["8181"]+"/ready"); code != 200; code, _ = httpGet(t, "http://127.0.0.1:"+ports["8181"]+"/ready") {
+		require.True(t, time.Now().Before(deadline), "not ready within 5s")
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, body = httpGet(t, "http://127.0.0.1:"+ports["9153"]+"/metrics")
+	assert.Regexp(t, `tpdns_dns_requests_total\{server="dns://127\.0\.0\.1:`+port+`",type="A",zone="tp\.internal\."\} \d+`, body)
+	assert.Contains(t, body, `tpdns_thirdparty_endpoints{service="oracle.finance",state="healthy"} 2`)
+	code, _ = httpGet(t, "http://127.0.0.1:"+ports["8053"]+"/v1/services")
+	assert.Equal(t, 401, code, "the API wants its token")
+
 	assert.Regexp(t, regexp.MustCompile(`tp\.internal\.\s+10\s+IN\s+SOA\s+ns\.dns\.tp\.internal\. hostmaster\.tp\.internal\. \d+ 7200 1800 86400 10`), out)
 }

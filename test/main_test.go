@@ -11,6 +11,7 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/bind"
 	_ "github.com/tpdns/tpdns/plugin/cache"
 	_ "github.com/tpdns/tpdns/plugin/errors"
+	_ "github.com/tpdns/tpdns/plugin/forward"
 	_ "github.com/tpdns/tpdns/plugin/health"
 	_ "github.com/tpdns/tpdns/plugin/log"
 	_ "github.com/tpdns/tpdns/plugin/prometheus"
