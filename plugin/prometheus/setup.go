@@ -1,8 +1,6 @@
 package prometheus
 
 import (
-	"net"
-
 	"github.com/coredns/caddy"
 
 	"github.com/tpdns/tpdns/plugin"
@@ -30,25 +28,5 @@ func setup(c *caddy.Controller) (plugin.Plugin, error) {
 }
 
 func parse(c *caddy.Controller) (string, error) {
-	addr := defaultAddress
-	for i := 0; c.Next(); i++ {
-		if i > 0 {
-			return "", c.Err("prometheus may appear once per server block")
-		}
-		args := c.RemainingArgs()
-		switch len(args) {
-		case 0:
-		case 1:
-			if _, _, err := net.SplitHostPort(args[0]); err != nil {
-				return "", c.Errf("%q is not HOST:PORT", args[0])
-			}
-			addr = args[0]
-		default:
-			return "", c.ArgErr()
-		}
-		if c.NextBlock() {
-			return "", c.Errf("unknown property %q", c.Val())
-		}
-	}
-	return addr, nil
+	return plugin.ParseAddress(c, defaultAddress)
 }
