@@ -3,12 +3,16 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.gitCommit=$(REVISION)
 FUZZTIME ?= 20s
 
-.PHONY: build run test test-deps lint fuzz clean
+.PHONY: build run coredns test test-deps lint fuzz clean
 
 ## build: the tpdns and tpdnsctl binaries, in bin/
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tpdns ./cmd/tpdns
 	$(GO) build -o bin/tpdnsctl ./cmd/tpdnsctl
+
+## coredns: stock CoreDNS with the thirdparty plugin, in bin/ (the coredns/ module)
+coredns:
+	cd coredns && $(GO) build -tags coredns -o ../bin/coredns ./cmd/coredns
 
 ## run: serve the example zone tp.internal on 127.0.0.1:1053
 run: build
@@ -17,9 +21,12 @@ run: build
 ## test: vet, then every test (unit, end-to-end, fuzz seeds) with the race detector.
 ## Packages run one at a time (-p 1): their servers take free loopback ports, and
 ## two packages at once could be handed the same one.
+## The coredns/ module's conformance test then runs one table against tpdns and
+## the CoreDNS build.
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -p 1 ./...
+	cd coredns && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 test-deps:
 	@./scripts/test-deps.sh
@@ -28,6 +35,7 @@ test-deps:
 lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	cd coredns && $(GO) vet ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -12,27 +12,27 @@ import (
 // which the registry bounds, never query names.
 var (
 	endpointsGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "tpdns", Subsystem: "thirdparty", Name: "endpoints",
+		Namespace: namespace, Subsystem: "thirdparty", Name: "endpoints",
 		Help: "Endpoints of each service, by health state.",
 	}, []string{"service", "state"})
 	healthChecks = promauto.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "tpdns", Subsystem: "thirdparty", Name: "health_checks_total",
+		Namespace: namespace, Subsystem: "thirdparty", Name: "health_checks_total",
 		Help: "Health probes run, by service and result (success or failure).",
 	}, []string{"service", "result"})
 	healthCheckDuration = promauto.NewHistogram(prometheus.HistogramOpts{
-		Namespace: "tpdns", Subsystem: "thirdparty", Name: "health_check_duration_seconds",
+		Namespace: namespace, Subsystem: "thirdparty", Name: "health_check_duration_seconds",
 		Help: "Time a health probe took.", Buckets: prometheus.ExponentialBuckets(0.00025, 2, 16),
 	})
 	registryReloads = promauto.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "tpdns", Subsystem: "thirdparty", Name: "registry_reloads_total",
+		Namespace: namespace, Subsystem: "thirdparty", Name: "registry_reloads_total",
 		Help: "Changed registry files read, by result (success: served; failure: rejected).",
 	}, []string{"result"})
 	registryGeneration = promauto.NewGauge(prometheus.GaugeOpts{
-		Namespace: "tpdns", Subsystem: "thirdparty", Name: "registry_generation",
+		Namespace: namespace, Subsystem: "thirdparty", Name: "registry_generation",
 		Help: "The SOA serial of the registry served; it grows with every change.",
 	})
 	storeUp = promauto.NewGauge(prometheus.GaugeOpts{
-		Namespace: "tpdns", Subsystem: "thirdparty", Name: "store_up",
+		Namespace: namespace, Subsystem: "thirdparty", Name: "store_up",
 		Help: "1 while the store of registered services can be read, 0 when it cannot.",
 	})
 )

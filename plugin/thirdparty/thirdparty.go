@@ -111,6 +111,10 @@ func reply(r *dns.Msg) *dns.Msg {
 // Name implements plugin.Handler.
 func (h *Handler) Name() string { return "thirdparty" }
 
+// Ready implements CoreDNS's ready.Readiness, which its ready plugin looks
+// for among the handlers of a chain (tpdns asks the plugin itself).
+func (h *Handler) Ready() bool { return h.tp.Ready() }
+
 // fallsThrough reports whether a name that does not exist goes to the next
 // plugin.
 func (tp *ThirdParty) fallsThrough(name string) bool {
