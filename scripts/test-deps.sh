@@ -4,6 +4,7 @@ set -euo pipefail
 
 need=()
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

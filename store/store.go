@@ -1,50 +1,60 @@
-// Package store keeps the services registered through the API, as opaque
-// documents by name, behind one interface that the embedded (bbolt) and
-// the distributed (etcd) backends implement.
+// Package store keeps what is registered through the API: services, and
+// the endpoints registered to them one by one (heartbeat endpoints with a
+// time to live), behind one interface that the embedded (bbolt) and the
+// distributed (etcd) backends implement. Documents are opaque JSON here.
 package store
 
 import (
 	"context"
 	"errors"
+	"time"
 )
 
-// Store holds documents by name.
+// Store holds services and their registered endpoints.
 type Store interface {
-	// List returns every document by name.
-	List(ctx context.Context) (map[string][]byte, error)
-	// Get returns the document of name; ok is false when there is none.
-	Get(ctx context.Context, name string) (doc []byte, ok bool, err error)
-	// Update replaces the document of name, atomically, with what fn
-	// returns for the current one (nil when there is none): nil deletes,
-	// ErrUnchanged leaves it, any other error aborts. It returns once the
-	// change is durable.
-	Update(ctx context.Context, name string, fn func(old []byte) ([]byte, error)) error
-	// Watch returns a channel that receives a value after the documents
-	// change, whoever changed them, until ctx ends. Values are coalesced:
-	// one may stand for several changes.
+	// Load returns everything stored now. Expired endpoints are left out.
+	Load(ctx context.Context) (*Snapshot, error)
+	// Watch returns a channel that receives a value after what Load
+	// returns may have changed, whoever changed it (another replica, an
+	// expiry), until ctx ends. Values are coalesced: one may stand for
+	// several changes. A lost or compacted watch also sends one, so that a
+	// reader that loads again on every value never misses a change.
 	Watch(ctx context.Context) <-chan struct{}
+	// PutService creates or replaces the document of a service; its
+	// registered endpoints stay. It returns once the write is durable.
+	PutService(ctx context.Context, name string, doc []byte) (created bool, err error)
+	// DeleteService removes a service and its registered endpoints.
+	DeleteService(ctx context.Context, name string) (existed bool, err error)
+	// PutEndpoint creates or replaces a registered endpoint of a service
+	// that exists (else ErrNoService). With ttl > 0 it expires unless put
+	// again within ttl.
+	PutEndpoint(ctx context.Context, service, address string, doc []byte, ttl time.Duration) (created bool, err error)
+	// DeleteEndpoint removes a registered endpoint.
+	DeleteEndpoint(ctx context.Context, service, address string) (existed bool, err error)
 	// Close releases the store.
 	Close() error
 }
 
-// ErrUnchanged, returned by an Update function, leaves the document as it
-// is.
-var ErrUnchanged = errors.New("unchanged")
-
-// Put stores doc as the document of name.
-func Put(ctx context.Context, s Store, name string, doc []byte) error {
-	return s.Update(ctx, name, func([]byte) ([]byte, error) { return doc, nil })
+// Snapshot is what a store holds at one moment.
+type Snapshot struct {
+	// Services are the documents of the services, by name.
+	Services map[string][]byte
+	// Endpoints are the registered endpoints, by service and address.
+	Endpoints map[string]map[string]Endpoint
 }
 
-// Delete removes the document of name; it reports whether there was one.
-func Delete(ctx context.Context, s Store, name string) (bool, error) {
-	existed := false
-	err := s.Update(ctx, name, func(old []byte) ([]byte, error) {
-		existed = old != nil
-		if !existed {
-			return nil, ErrUnchanged
-		}
-		return nil, nil
-	})
-	return existed, err
+// Endpoint is a registered endpoint.
+type Endpoint struct {
+	Doc []byte
+	// Expires is when a heartbeat endpoint expires unless put again; zero
+	// when it does not, or when the store does not say.
+	Expires time.Time
 }
+
+var (
+	// ErrNoService is returned by PutEndpoint for a service not stored.
+	ErrNoService = errors.New("no such service in the store")
+	// ErrUnavailable wraps the errors of a store that cannot be reached
+	// (the registration API answers them 503).
+	ErrUnavailable = errors.New("store unavailable")
+)

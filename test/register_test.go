@@ -33,9 +33,10 @@ func newRegistrar(t *testing.T) *registrar {
 
 func (r *registrar) start(t *testing.T) *Process {
 	p := StartBinary(t, tpdnsBinary, r.corefile, r.dns)
+	p.WaitOutput(t, "on 127.0.0.1\ntpdns-") // the banner: start-up is over
 	if r.token == "" {
 		b, err := os.ReadFile(filepath.Join(r.dir, "tpdns.token"))
-		require.NoError(t, err)
+		require.NoError(t, err, "%s", p.Output)
 		r.token = strings.TrimSpace(string(b))
 	}
 	return p

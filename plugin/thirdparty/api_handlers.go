@@ -78,7 +78,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, store.ErrUnavailable):
+		storeUp.Set(0)
+		ae = &apiError{status: http.StatusServiceUnavailable, msg: err.Error()}
+	default:
 		log.Printf("[ERROR] plugin/thirdparty: api: %v", err)
 		ae = &apiError{status: http.StatusInternalServerError, msg: err.Error()}
 	}
@@ -123,7 +128,7 @@ func (a *apiServer) list(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(tp.stored)) {
 		s := tp.stored[name]
-		out = append(out, tp.describe(s.svc, originStore, s.expires, tp.conflicts[name]))
+		out = append(out, tp.describe(s.svc, originStore, s.endpoints, tp.conflicts[name]))
 	}
 	tp.mu.Unlock()
 	slices.SortStableFunc(out, func(x, y serviceJSON) int { return strings.Compare(x.Name, y.Name) })
@@ -142,7 +147,7 @@ func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s, ok := tp.stored[name]; ok {
-		writeJSON(w, http.StatusOK, tp.describe(s.svc, originStore, s.expires, tp.conflicts[name]))
+		writeJSON(w, http.StatusOK, tp.describe(s.svc, originStore, s.endpoints, tp.conflicts[name]))
 		return
 	}
 	writeError(w, notFound(name))
@@ -180,21 +185,25 @@ func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
 	tp := a.tp
 	tp.mu.Lock()
 	err = tp.checkNames(&svc)
+	registered := tp.stored[name].endpoints
 	tp.mu.Unlock()
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	doc, err := encodeStored(svc, nil)
+	doc, err := config.EncodeJSON(svc)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	created := false
-	err = tp.st.Update(r.Context(), name, func(old []byte) ([]byte, error) {
-		created = old == nil
-		return doc, nil
-	})
+	// Endpoints registered one by one stay: the service must be valid
+	// with them.
+	merged, err := merge(doc, registered, tp.configOptions())
+	if err != nil {
+		writeError(w, invalid(err))
+		return
+	}
+	created, err := tp.st.PutService(r.Context(), name, doc)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -206,8 +215,9 @@ func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
 	log.Printf("[INFO] plugin/thirdparty: api: service %s %s", name, map[bool]string{true: "created", false: "replaced"}[created])
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	tp.served(name, &storedService{svc: svc})
-	writeJSON(w, status, tp.describe(svc, originStore, nil, ""))
+	stored := storedService{svc: merged, doc: doc, endpoints: registered}
+	tp.served(name, &stored)
+	writeJSON(w, status, tp.describe(merged, originStore, registered, ""))
 }
 
 // decodeService decodes a PUT body for the service name: its "name", when
@@ -268,7 +278,7 @@ func (a *apiServer) deleteService(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fileOwned(name))
 		return
 	}
-	existed, err := store.Delete(r.Context(), tp.st, name)
+	existed, err := tp.st.DeleteService(r.Context(), name)
 	switch {
 	case err != nil:
 		writeError(w, err)
@@ -349,45 +359,47 @@ func (a *apiServer) putEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fileOwned(name))
 		return
 	}
-	var (
-		created bool
-		svc     config.Service
-		expires map[string]time.Time
-	)
-	err = tp.st.Update(r.Context(), name, func(old []byte) ([]byte, error) {
-		if old == nil {
-			return nil, notFound(name)
-		}
-		s, err := decodeStored(old, config.Options{})
-		if err != nil {
-			return nil, err
-		}
-		doc := config.NewDocument(s.svc)
-		i := slices.IndexFunc(doc.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
-		if created = i < 0; created {
-			doc.Endpoints = append(doc.Endpoints, config.EndpointDoc{Address: addr, Weight: config.DefaultWeight})
-			i = len(doc.Endpoints) - 1
-		}
-		body.apply(&doc.Endpoints[i])
-		b, err := json.Marshal(doc)
-		if err != nil {
-			return nil, err
-		}
-		if svc, err = config.DecodeJSON(b, tp.configOptions()); err != nil {
-			return nil, endpointInvalid(err, i)
-		}
-		expires = s.expires
-		if expires == nil {
-			expires = map[string]time.Time{}
-		}
-		canonical := svc.Endpoints[i].Address
-		delete(expires, canonical)
-		if body.TTL != nil {
-			expires[canonical] = time.Now().Add(time.Duration(*body.TTL) * time.Second)
-		}
-		return encodeStored(svc, expires)
-	})
+	tp.mu.Lock()
+	current, ok := tp.stored[name]
+	tp.mu.Unlock()
+	if !ok {
+		writeError(w, notFound(name))
+		return
+	}
+	// The endpoint as it is (registered, or in the service's document),
+	// changed by the body.
+	doc := config.NewDocument(current.svc)
+	i := slices.IndexFunc(doc.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
+	created := i < 0
+	ep := config.EndpointDoc{Address: addr, Weight: config.DefaultWeight}
+	if !created {
+		ep = doc.Endpoints[i]
+	}
+	body.apply(&ep)
+	epDoc, err := json.Marshal(ep)
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	endpoints := maps.Clone(current.endpoints)
+	if endpoints == nil {
+		endpoints = map[string]store.Endpoint{}
+	}
+	endpoints[addr] = store.Endpoint{Doc: epDoc}
+	svc, err := merge(current.doc, endpoints, tp.configOptions())
+	if err != nil {
+		writeError(w, endpointInvalid(err, endpointIndex(current.doc, endpoints, addr)))
+		return
+	}
+	var ttl time.Duration
+	if body.TTL != nil {
+		ttl = time.Duration(*body.TTL) * time.Second
+		endpoints[addr] = store.Endpoint{Doc: epDoc, Expires: time.Now().Add(ttl)}
+	}
+	if _, err := tp.st.PutEndpoint(r.Context(), name, addr, epDoc, ttl); err != nil {
+		if errors.Is(err, store.ErrNoService) {
+			err = notFound(name)
+		}
 		writeError(w, err)
 		return
 	}
@@ -397,8 +409,29 @@ func (a *apiServer) putEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	tp.served(name, &storedService{svc: svc, expires: expires})
-	writeJSON(w, status, tp.describe(svc, originStore, expires, ""))
+	tp.served(name, &storedService{svc: svc, doc: current.doc, endpoints: endpoints})
+	writeJSON(w, status, tp.describe(svc, originStore, endpoints, ""))
+}
+
+// endpointIndex is where addr stands among the endpoints of the merged
+// service (see merge): in the document's place, or after the document's
+// endpoints in address order.
+func endpointIndex(doc []byte, registered map[string]store.Endpoint, addr string) int {
+	var d config.Document
+	_ = json.Unmarshal(doc, &d)
+	if i := slices.IndexFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr }); i >= 0 {
+		return i
+	}
+	i := len(d.Endpoints)
+	for _, a := range slices.Sorted(maps.Keys(registered)) {
+		if a == addr {
+			return i
+		}
+		if !slices.ContainsFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == a }) {
+			i++
+		}
+	}
+	return i
 }
 
 func (b endpointBody) apply(e *config.EndpointDoc) {
@@ -448,29 +481,46 @@ func (a *apiServer) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fileOwned(name))
 		return
 	}
-	var s storedService
-	err := tp.st.Update(r.Context(), name, func(old []byte) ([]byte, error) {
-		if old == nil {
-			return nil, notFound(name)
+	tp.mu.Lock()
+	current, ok := tp.stored[name]
+	tp.mu.Unlock()
+	if !ok {
+		writeError(w, notFound(name))
+		return
+	}
+	var err error
+	endpoints := maps.Clone(current.endpoints)
+	doc := current.doc
+	switch _, registered := current.endpoints[addr]; {
+	case registered:
+		_, err = tp.st.DeleteEndpoint(r.Context(), name, addr)
+		delete(endpoints, addr)
+	default:
+		// An endpoint of the service's document: the document changes.
+		var d config.Document
+		if err := json.Unmarshal(current.doc, &d); err != nil {
+			writeError(w, err)
+			return
 		}
-		var err error
-		if s, err = decodeStored(old, config.Options{}); err != nil {
-			return nil, err
-		}
-		i := slices.IndexFunc(s.svc.Endpoints, func(e config.Endpoint) bool { return e.Address == addr })
+		i := slices.IndexFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
 		if i < 0 {
-			return nil, &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"}
+			writeError(w, &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"})
+			return
 		}
-		s.svc.Endpoints = slices.Delete(s.svc.Endpoints, i, i+1)
-		delete(s.expires, addr)
-		return encodeStored(s.svc, s.expires)
-	})
+		d.Endpoints = slices.Delete(d.Endpoints, i, i+1)
+		if doc, err = json.Marshal(d); err == nil {
+			_, err = tp.st.PutService(r.Context(), name, doc)
+		}
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	svc, err := merge(doc, endpoints, tp.configOptions())
 	tp.mu.Lock()
-	tp.served(name, &s)
+	if err == nil {
+		tp.served(name, &storedService{svc: svc, doc: doc, endpoints: endpoints})
+	}
 	tp.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -505,7 +555,7 @@ type healthJSON struct {
 }
 
 // describe renders s for the API. The caller holds tp.mu.
-func (tp *ThirdParty) describe(s config.Service, origin string, expires map[string]time.Time, conflict string) serviceJSON {
+func (tp *ThirdParty) describe(s config.Service, origin string, registered map[string]store.Endpoint, conflict string) serviceJSON {
 	out := serviceJSON{Document: config.NewDocument(s), Origin: origin, Conflict: conflict}
 	if len(out.Secrets) > 0 {
 		masked := make(map[string]string, len(out.Secrets))
@@ -516,7 +566,7 @@ func (tp *ThirdParty) describe(s config.Service, origin string, expires map[stri
 	}
 	for i, ep := range s.Endpoints {
 		e := endpointJSON{EndpointDoc: out.Document.Endpoints[i], Name: ep.Label}
-		if deadline, ok := expires[ep.Address]; ok {
+		if deadline := registered[ep.Address].Expires; !deadline.IsZero() {
 			e.Expires = &deadline
 		}
 		e.Health = tp.endpointHealth(&s, ep, conflict != "")

@@ -2,7 +2,7 @@ package thirdparty
 
 import (
 	"context"
-	"fmt"
+	"log"
 
 	"github.com/coredns/caddy"
 )
@@ -20,11 +20,13 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	tp.cancel = cancel
 	if tp.st != nil {
-		if err := tp.loadStore(ctx); err != nil {
-			tp.abort()
-			return fmt.Errorf("store %s: %w", tp.opts.store.path, err)
+		// A store that cannot be read now (etcd down) does not stop the
+		// server: it serves the registry file and tries again.
+		err := tp.loadStore(ctx)
+		if err != nil {
+			log.Printf("[ERROR] plugin/thirdparty: reading the store: %v; trying again every %s", err, retryInterval)
 		}
-		tp.background.Go(func() { tp.watchStore(ctx) })
+		tp.background.Go(func() { tp.watchStore(ctx, err == nil) })
 	}
 	tp.inherit(prev)
 	tp.checker.Start()

@@ -35,6 +35,10 @@ var (
 		Namespace: namespace, Subsystem: "thirdparty", Name: "store_up",
 		Help: "1 while the store of registered services can be read, 0 when it cannot.",
 	})
+	storeLoaded = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "store_last_load_timestamp_seconds",
+		Help: "When the registered services served were last read from the store; its age is how stale they may be.",
+	})
 )
 
 // observeProbe counts one health probe.

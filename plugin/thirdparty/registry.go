@@ -49,7 +49,7 @@ func (tp *ThirdParty) configOptions() config.Options { return config.Options{Zon
 // rebuild serves the union of the registry file and the store, with a SOA
 // serial above prev. The caller holds tp.mu, or is alone (setup).
 func (tp *ThirdParty) rebuild(prev uint32) {
-	services, conflicts := tp.union(time.Now())
+	services, conflicts := tp.union()
 	for name, why := range conflicts {
 		if tp.conflicts[name] != why {
 			log.Printf("[WARNING] plugin/thirdparty: store service %s is not served: %s", name, why)
@@ -76,9 +76,8 @@ func (tp *ThirdParty) rebuild(prev uint32) {
 // union is what is served: every service of the registry file, then those
 // of the store in name order, each unless a name it creates is taken (the
 // file wins; the conflict is reported; the API keeps the store from
-// clashing with itself). Expired heartbeat endpoints are
-// left out.
-func (tp *ThirdParty) union(now time.Time) ([]config.Service, map[string]string) {
+// clashing with itself).
+func (tp *ThirdParty) union() ([]config.Service, map[string]string) {
 	taken := map[string]string{} // owner name → the service creating it
 	services := make([]config.Service, 0, len(tp.file)+len(tp.stored))
 	for _, s := range tp.file {
@@ -89,7 +88,7 @@ func (tp *ThirdParty) union(now time.Time) ([]config.Service, map[string]string)
 	}
 	conflicts := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(tp.stored)) {
-		s := tp.stored[name].live(now)
+		s := tp.stored[name].svc
 		if n, by, clash := clashes(&s, taken); clash {
 			conflicts[name] = fmt.Sprintf("the name %s is already used by service %s", n, by)
 			continue

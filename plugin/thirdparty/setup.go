@@ -2,6 +2,7 @@ package thirdparty
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -16,9 +17,10 @@ import (
 
 // Defaults of the Corefile properties.
 const (
-	defaultTTL       = 10
-	defaultReload    = 5 * time.Second
-	defaultTokenFile = "tpdns.token"
+	defaultTTL        = 10
+	defaultReload     = 5 * time.Second
+	defaultTokenFile  = "tpdns.token"
+	defaultEtcdPrefix = "/tpdns"
 )
 
 func init() { plugin.Register("thirdparty", Setup) }
@@ -62,9 +64,17 @@ type options struct {
 
 // storeOptions say where API-registered services are kept.
 type storeOptions struct {
-	kind string // "bolt"; "" for none
-	path string
+	kind string // "bolt" or "etcd"; "" for none
+	path string // bolt
+
+	endpoints                 []string // etcd
+	prefix                    string
+	certFile, keyFile, caFile string
+	username, password        string
 }
+
+// key identifies the store, for handing it over on a reload.
+func (o storeOptions) key() string { return fmt.Sprintf("%+v", o) }
 
 // apiOptions configure the registration API; addr "" turns it off.
 type apiOptions struct {
@@ -127,13 +137,23 @@ func parseProperty(c *caddy.Controller, o *options) error {
 		}
 		o.services = relative(c, path)
 	case "store":
-		if len(args) != 2 {
+		if len(args) < 2 {
 			return c.ArgErr()
 		}
-		if args[0] != "bolt" {
-			return c.Errf("store: unknown kind %q (bolt)", args[0])
+		switch args[0] {
+		case "bolt":
+			if len(args) != 2 {
+				return c.ArgErr()
+			}
+			o.store = storeOptions{kind: "bolt", path: relative(c, args[1])}
+		case "etcd":
+			o.store = storeOptions{kind: "etcd", endpoints: args[1:], prefix: defaultEtcdPrefix}
+			if err := parseNested(c, func() error { return parseEtcdProperty(c, &o.store) }); err != nil {
+				return err
+			}
+		default:
+			return c.Errf("store: unknown kind %q (bolt or etcd)", args[0])
 		}
-		o.store = storeOptions{kind: args[0], path: relative(c, args[1])}
 	case "api":
 		addr, err := one()
 		if err != nil {
@@ -143,17 +163,8 @@ func parseProperty(c *caddy.Controller, o *options) error {
 			return c.Errf("api: %q is not HOST:PORT", addr)
 		}
 		o.api = apiOptions{addr: addr, tokenFile: relative(c, defaultTokenFile)}
-		// A block of its own inside thirdparty's: caddy's NextBlock would
-		// take the lines after an api without one for its properties.
-		if c.NextArg() {
-			if c.Val() != "{" {
-				return c.ArgErr()
-			}
-			for c.Next() && c.Val() != "}" {
-				if err := parseAPIProperty(c, &o.api); err != nil {
-					return err
-				}
-			}
+		if err := parseNested(c, func() error { return parseAPIProperty(c, &o.api) }); err != nil {
+			return err
 		}
 	case "reload":
 		s, err := one()
@@ -212,6 +223,48 @@ func parseProperty(c *caddy.Controller, o *options) error {
 		}
 	default:
 		return c.Errf("unknown property %q", prop)
+	}
+	return nil
+}
+
+// parseNested reads the block a property may open on its line, one
+// property line at a time. caddy's NextBlock would take the lines after a
+// property without a block for its own.
+func parseNested(c *caddy.Controller, property func() error) error {
+	if !c.NextArg() {
+		return nil
+	}
+	if c.Val() != "{" {
+		return c.ArgErr()
+	}
+	for c.Next() && c.Val() != "}" {
+		if err := property(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseEtcdProperty(c *caddy.Controller, o *storeOptions) error {
+	prop, args := c.Val(), c.RemainingArgs()
+	switch prop {
+	case "prefix":
+		if len(args) != 1 || !strings.HasPrefix(args[0], "/") {
+			return c.Errf("store etcd prefix: want one path starting with /")
+		}
+		o.prefix = strings.TrimSuffix(args[0], "/")
+	case "tls":
+		if len(args) != 3 {
+			return c.ArgErr()
+		}
+		o.certFile, o.keyFile, o.caFile = relative(c, args[0]), relative(c, args[1]), relative(c, args[2])
+	case "credentials":
+		if len(args) != 2 {
+			return c.ArgErr()
+		}
+		o.username, o.password = args[0], args[1]
+	default:
+		return c.Errf("unknown store etcd property %q", prop)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package thirdparty
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log"
 	"maps"
 	"slices"
@@ -11,84 +12,77 @@ import (
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/store"
 	"github.com/tpdns/tpdns/store/bolt"
+	etcdstore "github.com/tpdns/tpdns/store/etcd"
 )
 
-// reapInterval is how often heartbeat deadlines are checked: an endpoint
-// that stops beating leaves DNS within its ttl and this.
-const reapInterval = 250 * time.Millisecond
+// retryInterval is how often a store that could not be read is tried
+// again; meanwhile the last registry read keeps serving.
+const retryInterval = 2 * time.Second
 
-// storedDoc is the document a service is kept as in the store: the API's
-// JSON object, and the deadlines of its heartbeat endpoints. Deadlines are
-// stored, not timers, so that they survive restarts.
-type storedDoc struct {
-	Service json.RawMessage      `json:"service"`
-	Expires map[string]time.Time `json:"expires,omitempty"`
-}
-
-// storedService is a service of the store, decoded.
+// storedService is a service of the store as served: its document merged
+// with the endpoints registered to it one by one.
 type storedService struct {
-	svc     config.Service
-	expires map[string]time.Time // by endpoint address
+	svc       config.Service
+	doc       []byte                    // the service's document
+	endpoints map[string]store.Endpoint // its registered endpoints, by address
 }
 
-// live returns the service without the endpoints whose heartbeat expired.
-func (s storedService) live(now time.Time) config.Service {
-	if len(s.expires) == 0 {
-		return s.svc
+// merge builds the service of a stored document and its registered
+// endpoints, which replace the document's endpoint of the same address or
+// come after them, and validates the result.
+func merge(doc []byte, endpoints map[string]store.Endpoint, opts config.Options) (config.Service, error) {
+	var d config.Document
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return config.Service{}, err
 	}
-	svc := s.svc
-	svc.Endpoints = slices.DeleteFunc(slices.Clone(svc.Endpoints), func(ep config.Endpoint) bool {
-		deadline, ok := s.expires[ep.Address]
-		return ok && !now.Before(deadline)
-	})
-	return svc
-}
-
-// expired reports whether an endpoint's heartbeat ran out at now.
-func (s storedService) expired(now time.Time) bool {
-	for _, deadline := range s.expires {
-		if !now.Before(deadline) {
-			return true
+	for _, addr := range slices.Sorted(maps.Keys(endpoints)) {
+		var e config.EndpointDoc
+		if err := json.Unmarshal(endpoints[addr].Doc, &e); err != nil {
+			return config.Service{}, fmt.Errorf("endpoint %s: %w", addr, err)
+		}
+		e.Address = addr
+		if i := slices.IndexFunc(d.Endpoints, func(x config.EndpointDoc) bool { return x.Address == addr }); i >= 0 {
+			d.Endpoints[i] = e
+		} else {
+			d.Endpoints = append(d.Endpoints, e)
 		}
 	}
-	return false
-}
-
-func decodeStored(raw []byte, opts config.Options) (storedService, error) {
-	var doc storedDoc
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return storedService{}, err
-	}
-	svc, err := config.DecodeJSON(doc.Service, opts)
+	b, err := json.Marshal(d)
 	if err != nil {
-		return storedService{}, err
+		return config.Service{}, err
 	}
-	return storedService{svc: svc, expires: doc.Expires}, nil
-}
-
-func encodeStored(svc config.Service, expires map[string]time.Time) ([]byte, error) {
-	b, err := config.EncodeJSON(svc)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(storedDoc{Service: b, Expires: expires})
+	return config.DecodeJSON(b, opts)
 }
 
 // openStore takes over the store of a configuration being replaced when it
 // is the same one, or opens it.
 func (tp *ThirdParty) openStore(previous []*ThirdParty) error {
-	if tp.opts.store.kind == "" {
+	o := tp.opts.store
+	if o.kind == "" {
 		return nil
 	}
 	for _, old := range previous {
-		if st := old.handOverStore(tp.opts.store); st != nil {
+		if st := old.handOverStore(o); st != nil {
 			tp.mu.Lock()
 			tp.st, tp.ownsStore, tp.storeFrom = st, true, old
 			tp.mu.Unlock()
 			return nil
 		}
 	}
-	st, err := bolt.Open(tp.opts.store.path)
+	var (
+		st  store.Store
+		err error
+	)
+	switch o.kind {
+	case "bolt":
+		st, err = bolt.Open(o.path)
+	case "etcd":
+		st, err = etcdstore.Open(etcdstore.Options{
+			Endpoints: o.endpoints, Prefix: o.prefix,
+			CertFile: o.certFile, KeyFile: o.keyFile, CAFile: o.caFile,
+			Username: o.username, Password: o.password,
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -103,31 +97,32 @@ func (tp *ThirdParty) openStore(previous []*ThirdParty) error {
 func (tp *ThirdParty) handOverStore(o storeOptions) store.Store {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	if tp.st == nil || !tp.ownsStore || tp.opts.store != o {
+	if tp.st == nil || !tp.ownsStore || tp.opts.store.key() != o.key() {
 		return nil
 	}
 	tp.ownsStore = false
 	return tp.st
 }
 
-// loadStore reads every service of the store and serves the union anew.
-// An entry that no longer validates (the zones changed, say) is logged and
-// left out.
+// loadStore reads the store and serves the union anew. An entry that does
+// not validate (the zones changed, say) is logged and left out. When the
+// store cannot be read, the last registry read keeps serving.
 func (tp *ThirdParty) loadStore(ctx context.Context) error {
-	docs, err := tp.st.List(ctx)
+	snap, err := tp.st.Load(ctx)
 	if err != nil {
 		storeUp.Set(0)
 		return err
 	}
 	storeUp.Set(1)
-	stored := make(map[string]storedService, len(docs))
-	for _, name := range slices.Sorted(maps.Keys(docs)) {
-		s, err := decodeStored(docs[name], tp.configOptions())
+	storeLoaded.SetToCurrentTime()
+	stored := make(map[string]storedService, len(snap.Services))
+	for _, name := range slices.Sorted(maps.Keys(snap.Services)) {
+		svc, err := merge(snap.Services[name], snap.Endpoints[name], tp.configOptions())
 		if err != nil {
 			log.Printf("[ERROR] plugin/thirdparty: store service %s is invalid and not served: %v", name, err)
 			continue
 		}
-		stored[name] = s
+		stored[name] = storedService{svc: svc, doc: snap.Services[name], endpoints: snap.Endpoints[name]}
 	}
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
@@ -151,56 +146,51 @@ func (tp *ThirdParty) served(name string, s *storedService) {
 	tp.rebuild(tp.serial())
 }
 
-// watchStore serves the store anew after every change, and removes the
-// endpoints whose heartbeat stopped, until ctx ends.
-func (tp *ThirdParty) watchStore(ctx context.Context) {
+// pinger is a store that can tell whether it is reachable without
+// reading everything (etcd).
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// watchStore serves the store anew after every change it signals, and
+// retries a store that could not be read, until ctx ends.
+func (tp *ThirdParty) watchStore(ctx context.Context, loaded bool) {
 	changes := tp.st.Watch(ctx)
-	tick := time.NewTicker(reapInterval)
-	defer tick.Stop()
+	retry := time.NewTicker(retryInterval)
+	defer retry.Stop()
+	reported := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-changes:
-			if err := tp.loadStore(ctx); err != nil && ctx.Err() == nil {
-				log.Printf("[ERROR] plugin/thirdparty: reading the store: %v", err)
-			}
-		case now := <-tick.C:
-			tp.reap(ctx, now)
-		}
-	}
-}
-
-// reap deletes from the store the endpoints whose heartbeat expired; the
-// change then serves the store anew.
-func (tp *ThirdParty) reap(ctx context.Context, now time.Time) {
-	tp.mu.Lock()
-	var names []string
-	for name, s := range tp.stored {
-		if s.expired(now) {
-			names = append(names, name)
-		}
-	}
-	tp.mu.Unlock()
-	for _, name := range names {
-		err := tp.st.Update(ctx, name, func(old []byte) ([]byte, error) {
-			if old == nil {
-				return nil, store.ErrUnchanged
-			}
-			s, err := decodeStored(old, config.Options{})
-			if err != nil || !s.expired(now) {
-				return nil, store.ErrUnchanged
-			}
-			svc := s.live(now)
-			for addr, deadline := range s.expires {
-				if !now.Before(deadline) {
-					delete(s.expires, addr)
+		case <-retry.C:
+			if loaded {
+				// A watch waits quietly while its store is away: ask.
+				if p, ok := tp.st.(pinger); ok {
+					if err := p.Ping(ctx); err != nil && ctx.Err() == nil {
+						storeUp.Set(0)
+						loaded = false
+						if err.Error() != reported {
+							reported = err.Error()
+							log.Printf("[ERROR] plugin/thirdparty: %v; the last registry read keeps serving", err)
+						}
+					}
 				}
+				continue
 			}
-			return encodeStored(svc, s.expires)
-		})
-		if err != nil && ctx.Err() == nil {
-			log.Printf("[ERROR] plugin/thirdparty: removing expired endpoints of %s: %v", name, err)
+		}
+		err := tp.loadStore(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		loaded = err == nil
+		if err != nil && err.Error() != reported {
+			reported = err.Error()
+			log.Printf("[ERROR] plugin/thirdparty: reading the store: %v; the last registry read keeps serving", err)
+		}
+		if err == nil {
+			reported = ""
 		}
 	}
 }

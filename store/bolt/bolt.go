@@ -4,8 +4,10 @@ package bolt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +20,18 @@ import (
 // lockTimeout is how long Open waits for a file another process holds.
 const lockTimeout = time.Second
 
-var bucket = []byte("services")
+var (
+	servicesBucket  = []byte("services")
+	endpointsBucket = []byte("endpoints") // keys SERVICE "\x00" ADDRESS
+)
+
+// endpointValue is how a registered endpoint is kept: its document and,
+// for a heartbeat endpoint, when it expires. The deadline is stored, not a
+// timer, so that it expires across restarts.
+type endpointValue struct {
+	Doc     json.RawMessage `json:"doc"`
+	Expires time.Time       `json:"expires,omitzero"`
+}
 
 // Store is a store.Store in a bbolt file.
 type Store struct {
@@ -27,6 +40,8 @@ type Store struct {
 
 	mu       sync.Mutex
 	watchers map[chan struct{}]struct{}
+	expiry   *time.Timer // fires at the earliest deadline; nil when none
+	closed   bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -42,82 +57,208 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store bolt %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
+		for _, b := range [][]byte{servicesBucket, endpointsBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store bolt %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, watchers: map[chan struct{}]struct{}{}}, nil
+	s := &Store{db: db, path: path, watchers: map[chan struct{}]struct{}{}}
+	s.expire()
+	return s, nil
 }
 
-// List implements store.Store.
-func (s *Store) List(context.Context) (map[string][]byte, error) {
-	docs := map[string][]byte{}
+func endpointKey(service, address string) []byte { return []byte(service + "\x00" + address) }
+
+// Load implements store.Store.
+func (s *Store) Load(context.Context) (*store.Snapshot, error) {
+	snap := &store.Snapshot{Services: map[string][]byte{}, Endpoints: map[string]map[string]store.Endpoint{}}
+	now := time.Now()
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			docs[string(k)] = append([]byte(nil), v...)
+		if err := tx.Bucket(servicesBucket).ForEach(func(k, v []byte) error {
+			snap.Services[string(k)] = append([]byte(nil), v...)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(endpointsBucket).ForEach(func(k, v []byte) error {
+			service, address, _ := strings.Cut(string(k), "\x00")
+			var ev endpointValue
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("endpoint %s of %s: %w", address, service, err)
+			}
+			if !ev.Expires.IsZero() && !now.Before(ev.Expires) {
+				return nil
+			}
+			if snap.Endpoints[service] == nil {
+				snap.Endpoints[service] = map[string]store.Endpoint{}
+			}
+			snap.Endpoints[service][address] = store.Endpoint{Doc: ev.Doc, Expires: ev.Expires}
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store bolt %s: %w", s.path, err)
 	}
-	return docs, nil
+	return snap, nil
 }
 
-// Get implements store.Store.
-func (s *Store) Get(_ context.Context, name string) ([]byte, bool, error) {
-	var doc []byte
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(bucket).Get([]byte(name)); v != nil {
-			doc = append([]byte(nil), v...)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("store bolt %s: %w", s.path, err)
-	}
-	return doc, doc != nil, nil
-}
-
-// Update implements store.Store. bbolt syncs the file before the
+// PutService implements store.Store. bbolt syncs the file before the
 // transaction's commit returns.
-func (s *Store) Update(_ context.Context, name string, fn func([]byte) ([]byte, error)) error {
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucket)
-		var old []byte
-		if v := b.Get([]byte(name)); v != nil {
-			old = append([]byte(nil), v...)
-		}
-		doc, err := fn(old)
-		switch {
-		case err != nil:
-			return err
-		case doc == nil:
-			return b.Delete([]byte(name))
-		}
+func (s *Store) PutService(_ context.Context, name string, doc []byte) (bool, error) {
+	created := false
+	err := s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(servicesBucket)
+		created = b.Get([]byte(name)) == nil
 		return b.Put([]byte(name), doc)
 	})
-	if errors.Is(err, store.ErrUnchanged) {
+	return created, err
+}
+
+// DeleteService implements store.Store.
+func (s *Store) DeleteService(_ context.Context, name string) (bool, error) {
+	existed := false
+	err := s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(servicesBucket)
+		if existed = b.Get([]byte(name)) != nil; !existed {
+			return nil
+		}
+		if err := b.Delete([]byte(name)); err != nil {
+			return err
+		}
+		eps := tx.Bucket(endpointsBucket)
+		prefix := endpointKey(name, "")
+		c := eps.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Seek(prefix) {
+			if err := eps.Delete(k); err != nil {
+				return err
+			}
+		}
 		return nil
+	})
+	return existed, err
+}
+
+// PutEndpoint implements store.Store.
+func (s *Store) PutEndpoint(_ context.Context, service, address string, doc []byte, ttl time.Duration) (bool, error) {
+	ev := endpointValue{Doc: doc}
+	if ttl > 0 {
+		ev.Expires = time.Now().Add(ttl)
 	}
+	v, err := json.Marshal(ev)
 	if err != nil {
-		return err
+		return false, err
 	}
+	created := false
+	err = s.update(func(tx *bbolt.Tx) error {
+		if tx.Bucket(servicesBucket).Get([]byte(service)) == nil {
+			return store.ErrNoService
+		}
+		b := tx.Bucket(endpointsBucket)
+		key := endpointKey(service, address)
+		created = b.Get(key) == nil
+		return b.Put(key, v)
+	})
+	if err == nil && ttl > 0 {
+		s.expire()
+	}
+	return created, err
+}
+
+// DeleteEndpoint implements store.Store.
+func (s *Store) DeleteEndpoint(_ context.Context, service, address string) (bool, error) {
+	existed := false
+	err := s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(endpointsBucket)
+		key := endpointKey(service, address)
+		if existed = b.Get(key) != nil; !existed {
+			return nil
+		}
+		return b.Delete(key)
+	})
+	return existed, err
+}
+
+// update runs fn in a write transaction and tells the watchers.
+func (s *Store) update(fn func(*bbolt.Tx) error) error {
+	if err := s.db.Update(fn); err != nil {
+		if errors.Is(err, store.ErrNoService) {
+			return err
+		}
+		return fmt.Errorf("store bolt %s: %w", s.path, err)
+	}
+	s.notify()
+	return nil
+}
+
+func (s *Store) notify() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for ch := range s.watchers {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
 	}
-	s.mu.Unlock()
-	return nil
 }
 
-// Watch implements store.Store. Only this process writes a bbolt file, so
-// its own updates are all the changes there are.
+// expire deletes the endpoints whose heartbeat ran out and sets a timer
+// for the next deadline. Only this process uses a bbolt file, so it is the
+// one that must.
+func (s *Store) expire() {
+	now := time.Now()
+	var next time.Time
+	removed := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(endpointsBucket)
+		var expired [][]byte
+		if err := b.ForEach(func(k, v []byte) error {
+			var ev endpointValue
+			if json.Unmarshal(v, &ev) != nil || ev.Expires.IsZero() {
+				return nil
+			}
+			if !now.Before(ev.Expires) {
+				expired = append(expired, append([]byte(nil), k...))
+			} else if next.IsZero() || ev.Expires.Before(next) {
+				next = ev.Expires
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range expired {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		removed = len(expired)
+		return nil
+	})
+	if err != nil {
+		return // the file is closing, or broken: Load reports it
+	}
+	if removed > 0 {
+		s.notify()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	if !next.IsZero() {
+		s.expiry = time.AfterFunc(time.Until(next), s.expire)
+	}
+}
+
+// Watch implements store.Store.
 func (s *Store) Watch(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
@@ -132,4 +273,12 @@ func (s *Store) Watch(ctx context.Context) <-chan struct{} {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.mu.Unlock()
+	return s.db.Close()
+}

@@ -1,0 +1,156 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tpdns/tpdns/store"
+)
+
+// Load implements store.Store: one read of the whole prefix. Endpoints
+// whose lease ran out are gone from etcd, so none are expired here; their
+// Expires is left zero.
+func (s *Store) Load(ctx context.Context) (*store.Snapshot, error) {
+	snap := &store.Snapshot{Services: map[string][]byte{}, Endpoints: map[string]map[string]store.Endpoint{}}
+	err := s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		resp, err := cli.Get(ctx, s.prefix+"/", clientv3.WithPrefix())
+		if err != nil {
+			return err
+		}
+		for _, kv := range resp.Kvs {
+			s.add(snap, string(kv.Key), kv.Value)
+		}
+		s.rev.Store(resp.Header.Revision)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// PutService implements store.Store.
+func (s *Store) PutService(ctx context.Context, name string, doc []byte) (created bool, err error) {
+	if err := s.checkName("service name", name); err != nil {
+		return false, err
+	}
+	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		resp, err := cli.Put(ctx, s.serviceKey(name), string(doc), clientv3.WithPrevKV())
+		if err != nil {
+			return err
+		}
+		created = resp.PrevKv == nil
+		return nil
+	})
+	return created, err
+}
+
+// DeleteService implements store.Store: the service and its endpoints go
+// in one transaction, so no replica ever sees endpoints without their
+// service.
+func (s *Store) DeleteService(ctx context.Context, name string) (existed bool, err error) {
+	if err := s.checkName("service name", name); err != nil {
+		return false, err
+	}
+	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		resp, err := cli.Txn(ctx).Then(
+			clientv3.OpDelete(s.serviceKey(name)),
+			clientv3.OpDelete(s.endpointsKey(name), clientv3.WithPrefix(), clientv3.WithPrevKV()),
+		).Commit()
+		if err != nil {
+			return err
+		}
+		existed = resp.Responses[0].GetResponseDeleteRange().Deleted > 0
+		for _, kv := range resp.Responses[1].GetResponseDeleteRange().PrevKvs {
+			revoke(ctx, cli, clientv3.LeaseID(kv.Lease))
+		}
+		return nil
+	})
+	return existed, err
+}
+
+// PutEndpoint implements store.Store. With a ttl the endpoint takes a lease
+// of its own, which etcd raises to its minimum TTL if need be (1.5 election
+// timeouts, 2s with etcd's defaults).
+func (s *Store) PutEndpoint(ctx context.Context, service, address string, doc []byte, ttl time.Duration) (created bool, err error) {
+	if err := s.checkName("service name", service); err != nil {
+		return false, err
+	}
+	if err := s.checkName("endpoint address", address); err != nil {
+		return false, err
+	}
+	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		opts := []clientv3.OpOption{clientv3.WithPrevKV()}
+		var lease clientv3.LeaseID
+		if ttl > 0 {
+			grant, err := cli.Grant(ctx, int64((ttl+time.Second-1)/time.Second))
+			if err != nil {
+				return err
+			}
+			lease = grant.ID
+			opts = append(opts, clientv3.WithLease(lease))
+		}
+		resp, err := cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(s.serviceKey(service)), ">", 0)).
+			Then(clientv3.OpPut(s.endpointKey(service, address), string(doc), opts...)).
+			Commit()
+		if err != nil {
+			// The put may have been committed all the same: keep the
+			// lease, which expires by itself.
+			return err
+		}
+		if !resp.Succeeded {
+			revoke(ctx, cli, lease)
+			return fmt.Errorf("service %q: %w", service, store.ErrNoService)
+		}
+		prev := resp.Responses[0].GetResponsePut().PrevKv
+		created = prev == nil
+		if prev != nil {
+			revoke(ctx, cli, clientv3.LeaseID(prev.Lease))
+		}
+		return nil
+	})
+	return created, err
+}
+
+// DeleteEndpoint implements store.Store.
+func (s *Store) DeleteEndpoint(ctx context.Context, service, address string) (existed bool, err error) {
+	if err := s.checkName("service name", service); err != nil {
+		return false, err
+	}
+	if err := s.checkName("endpoint address", address); err != nil {
+		return false, err
+	}
+	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		resp, err := cli.Delete(ctx, s.endpointKey(service, address), clientv3.WithPrevKV())
+		if err != nil {
+			return err
+		}
+		existed = resp.Deleted > 0
+		for _, kv := range resp.PrevKvs {
+			revoke(ctx, cli, clientv3.LeaseID(kv.Lease))
+		}
+		return nil
+	})
+	return existed, err
+}
+
+// revoke ends a lease that no key of ours holds any more. Failing is no
+// harm: the lease expires by itself.
+func revoke(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID) {
+	if id != clientv3.NoLease {
+		cli.Revoke(ctx, id)
+	}
+}
+
+// Ping reports whether etcd answers, without reading the registry: a
+// watch waits quietly while etcd is away, so the plugin asks.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		_, err := cli.Get(ctx, s.serviceKey(""), clientv3.WithCountOnly())
+		return err
+	})
+}
