@@ -132,6 +132,8 @@ func TestReplicasOutliveEtcd(t *testing.T) {
 	for _, r := range rs {
 		r.waitA(t, "raw.tp.internal.", map[string]bool{"192.0.2.9": true}, 10*time.Second)
 		assert.Contains(t, r.scrape(t), "tpdns_thirdparty_store_up 1")
+		assert.Empty(t, r.a(t, "other.tp.internal."), "the write refused with 503 was never made")
+		assert.Equal(t, map[string]bool{"192.0.2.1": true}, r.a(t, "db.tp.internal."))
 	}
 }
 
