@@ -488,33 +488,37 @@ func (a *apiServer) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound(name))
 		return
 	}
-	var err error
-	endpoints := maps.Clone(current.endpoints)
-	doc := current.doc
-	switch _, registered := current.endpoints[addr]; {
-	case registered:
-		_, err = tp.st.DeleteEndpoint(r.Context(), name, addr)
-		delete(endpoints, addr)
-	default:
-		// An endpoint of the service's document: the document changes.
-		var d config.Document
-		if err := json.Unmarshal(current.doc, &d); err != nil {
+	// The endpoint may be registered, in the service's document, or both
+	// (a registration overriding the document's): it goes from both.
+	var d config.Document
+	if err := json.Unmarshal(current.doc, &d); err != nil {
+		writeError(w, err)
+		return
+	}
+	inDoc := slices.IndexFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
+	_, registered := current.endpoints[addr]
+	if inDoc < 0 && !registered {
+		writeError(w, &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"})
+		return
+	}
+	endpoints, doc := maps.Clone(current.endpoints), current.doc
+	if registered {
+		if _, err := tp.st.DeleteEndpoint(r.Context(), name, addr); err != nil {
 			writeError(w, err)
 			return
 		}
-		i := slices.IndexFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
-		if i < 0 {
-			writeError(w, &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"})
-			return
-		}
-		d.Endpoints = slices.Delete(d.Endpoints, i, i+1)
+		delete(endpoints, addr)
+	}
+	if inDoc >= 0 {
+		d.Endpoints = slices.Delete(d.Endpoints, inDoc, inDoc+1)
+		var err error
 		if doc, err = json.Marshal(d); err == nil {
 			_, err = tp.st.PutService(r.Context(), name, doc)
 		}
-	}
-	if err != nil {
-		writeError(w, err)
-		return
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	svc, err := merge(doc, endpoints, tp.configOptions())
 	tp.mu.Lock()

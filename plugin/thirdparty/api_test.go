@@ -291,3 +291,26 @@ func TestAPISurvivesCorefileReload(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, status)
 	f.waitDNS(t, "after.tp.internal.", []string{"192.0.2.8"}, 0)
 }
+
+func TestAPIDeleteRemovesAnOverriddenEndpoint(t *testing.T) {
+	f := startAPIServer(t, "")
+	status, _ := f.do(t, "PUT", "/v1/services/db", `{"endpoints":["192.0.2.1","192.0.2.2"]}`)
+	require.Equal(t, http.StatusCreated, status)
+	// Registering an endpoint of the document overrides it...
+	status, body := f.do(t, "PUT", "/v1/services/db/endpoints/192.0.2.2", `{"weight":9}`)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, `"weight": 9`)
+	// ...and deleting it removes it altogether.
+	status, _ = f.do(t, "DELETE", "/v1/services/db/endpoints/192.0.2.2", "")
+	require.Equal(t, http.StatusNoContent, status)
+	f.waitDNS(t, "db.tp.internal.", []string{"192.0.2.1"}, 0)
+	status, _ = f.do(t, "DELETE", "/v1/services/db/endpoints/192.0.2.2", "")
+	assert.Equal(t, http.StatusNotFound, status)
+	// A PUT of the whole service keeps a registered endpoint.
+	status, _ = f.do(t, "PUT", "/v1/services/db/endpoints/192.0.2.3", "")
+	require.Equal(t, http.StatusCreated, status)
+	status, _ = f.do(t, "PUT", "/v1/services/db", `{"endpoints":["192.0.2.1"],"ttl":30}`)
+	require.Equal(t, http.StatusOK, status)
+	r := exchange(t, "udp", f.dns, "127.0.0.1", test.Query("db.tp.internal.", dns.TypeA, 0))
+	assert.Equal(t, []string{"db.tp.internal. 30 IN A 192.0.2.1", "db.tp.internal. 30 IN A 192.0.2.3"}, rrs(r.Answer))
+}
