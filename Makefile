@@ -3,7 +3,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.gitCommit=$(REVISION)
 FUZZTIME ?= 20s
 
-.PHONY: build run coredns test test-deps lint fuzz clean
+.PHONY: build run coredns test test-deps lint fuzz bench bench-go clean
 
 ## build: the tpdns and tpdnsctl binaries, in bin/
 build:
@@ -45,6 +45,15 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) "./$$(dirname $$f)" || exit 1; \
 		done; \
 	done
+
+## bench: tpdns against stock CoreDNS and a bare miekg/dns server under dnsperf
+## (BENCH_SECONDS per run, default 10; BENCH_ROUNDS, default 3); needs dnsperf
+bench:
+	bash bench/run.sh
+
+## bench-go: the Go benchmarks of the answering path
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./plugin/thirdparty/ ./plugin/cache/ ./zone/
 
 clean:
 	rm -rf bin

@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/test/dnstest"
 )
 
@@ -34,6 +35,7 @@ func benchRegistry() []config.Service {
 
 func BenchmarkServeDNS(b *testing.B) {
 	tp := &ThirdParty{opts: options{zones: []string{"tp.internal."}, ttl: 10}, zones: []string{"tp.internal."}}
+	tp.checker = health.NewChecker(1, func(string) {}) // never started: the registry has no checks
 	tp.views.Store(tp.build(benchRegistry(), 1))
 	h := &Handler{tp: tp}
 	for _, c := range []struct {
