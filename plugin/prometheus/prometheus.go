@@ -3,10 +3,12 @@ package prometheus
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tpdns/tpdns/plugin"
@@ -16,6 +18,39 @@ import (
 // Metrics counts the queries that reach it and the replies they get.
 type Metrics struct {
 	Next plugin.Handler
+	// handles are the series of this handler's server and zone, resolved
+	// once: a handler serves one zone of one server.
+	handles atomic.Pointer[handles]
+}
+
+// handles are the metric series of one server and zone, by query type and
+// response code.
+type handles struct {
+	server, zone string
+	requests     map[uint16]prometheus.Counter
+	durations    map[uint16]prometheus.Observer
+	responses    map[int]prometheus.Counter
+	otherRequest prometheus.Counter
+	otherDur     prometheus.Observer
+}
+
+func newHandles(server, zone string) *handles {
+	h := &handles{
+		server: server, zone: zone,
+		requests:     make(map[uint16]prometheus.Counter, len(monitored)),
+		durations:    make(map[uint16]prometheus.Observer, len(monitored)),
+		responses:    make(map[int]prometheus.Counter, len(dns.RcodeToString)),
+		otherRequest: requests.WithLabelValues(server, zone, "other"),
+		otherDur:     duration.WithLabelValues(server, zone, "other"),
+	}
+	for t, name := range monitored {
+		h.requests[t] = requests.WithLabelValues(server, zone, name)
+		h.durations[t] = duration.WithLabelValues(server, zone, name)
+	}
+	for rc, name := range dns.RcodeToString {
+		h.responses[rc] = responses.WithLabelValues(server, zone, name)
+	}
+	return h
 }
 
 // ServeDNS implements plugin.Handler.
@@ -26,10 +61,24 @@ func (m *Metrics) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if !rec.written && !plugin.ClientWrite(rcode) {
 		rec.rcode = rcode // the server writes this reply
 	}
-	server, zone, qtype := plugin.Server(ctx), plugin.Zone(ctx), typeLabel(r.Question[0].Qtype)
-	requests.WithLabelValues(server, zone, qtype).Inc()
-	responses.WithLabelValues(server, zone, rcodeLabel(rec.rcode)).Inc()
-	duration.WithLabelValues(server, zone, qtype).Observe(time.Since(start).Seconds())
+	h := m.handles.Load()
+	if server, zone := plugin.Server(ctx), plugin.Zone(ctx); h == nil || h.server != server || h.zone != zone {
+		h = newHandles(server, zone)
+		m.handles.Store(h)
+	}
+	qtype := r.Question[0].Qtype
+	if c, ok := h.requests[qtype]; ok {
+		c.Inc()
+		h.durations[qtype].Observe(time.Since(start).Seconds())
+	} else {
+		h.otherRequest.Inc()
+		h.otherDur.Observe(time.Since(start).Seconds())
+	}
+	if c, ok := h.responses[rec.rcode]; ok {
+		c.Inc()
+	} else {
+		responses.WithLabelValues(h.server, h.zone, "other").Inc()
+	}
 	return rcode, err
 }
 
@@ -54,20 +103,6 @@ var monitored = map[uint16]string{
 	dns.TypePTR: "PTR", dns.TypeSOA: "SOA", dns.TypeNS: "NS", dns.TypeMX: "MX", dns.TypeANY: "ANY",
 	dns.TypeHTTPS: "HTTPS", dns.TypeSVCB: "SVCB", dns.TypeDS: "DS", dns.TypeDNSKEY: "DNSKEY",
 	dns.TypeCAA: "CAA", dns.TypeHINFO: "HINFO", dns.TypeAXFR: "AXFR", dns.TypeIXFR: "IXFR",
-}
-
-func typeLabel(t uint16) string {
-	if s, ok := monitored[t]; ok {
-		return s
-	}
-	return "other"
-}
-
-func rcodeLabel(rc int) string {
-	if s, ok := dns.RcodeToString[rc]; ok {
-		return s
-	}
-	return "other"
 }
 
 // exporter serves /metrics on one address.
