@@ -133,7 +133,7 @@ func (p *prober) transport(t Target) *http.Transport {
 			// outlive the checker.
 			DisableKeepAlives: true,
 			TLSClientConfig: &tls.Config{
-				InsecureSkipVerify: key.skipVerify, //nolint:gosec // the user asked for it: tls_skip_verify
+				InsecureSkipVerify: key.skipVerify, // the user asked for it: tls_skip_verify
 				ServerName:         key.serverName,
 			},
 		}

@@ -107,11 +107,10 @@ func TestExampleWithDig(t *testing.T) {
 	code, body := httpGet(t, "http://127.0.0.1:"+ports["8080"]+"/health")
 	assert.Equal(t, 200, code)
 	assert.Equal(t, "OK", body)
-	deadline := time.Now().Add(5 * time.Second)
-	for code, _ = httpGet(t, "http://127.0.0.1:"+ports["8181"]+"/ready"); code != 200; code, _ = httpGet(t, "http://127.0.0.1:"+ports["8181"]+"/ready") {
-		require.True(t, time.Now().Before(deadline), "not ready within 5s")
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "/ready", func() bool {
+		code, _ := httpGet(t, "http://127.0.0.1:"+ports["8181"]+"/ready")
+		return code == 200
+	})
 	_, body = httpGet(t, "http://127.0.0.1:"+ports["9153"]+"/metrics")
 	assert.Regexp(t, `tpdns_dns_requests_total\{server="dns://127\.0\.0\.1:`+port+`",type="A",zone="tp\.internal\."\} \d+`, body)
 	assert.Contains(t, body, `tpdns_thirdparty_endpoints{service="oracle.finance",state="healthy"} 2`)

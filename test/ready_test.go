@@ -49,10 +49,9 @@ func TestReadyWaitsForTheFirstProbes(t *testing.T) {
 	code, _ = get(healthPort, "/health")
 	assert.Equal(t, http.StatusOK, code)
 
-	deadline := time.Now().Add(5 * time.Second)
-	for code, _ = get(readyPort, "/ready"); code != http.StatusOK; code, _ = get(readyPort, "/ready") {
-		require.True(t, time.Now().Before(deadline), "not ready after the first probe timed out")
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "/ready after the first probe timed out", func() bool {
+		code, _ := get(readyPort, "/ready")
+		return code == http.StatusOK
+	})
 	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond, "ready only once the probe timed out")
 }

@@ -46,23 +46,11 @@ func startQueryLoop(addr, name string) *queryLoop {
 	return l
 }
 
-// waitFor polls cond until it holds, failing the test after 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (l *queryLoop) finish(t *testing.T, minimum int64) {
 	t.Helper()
 	// Let some queries run against the new configuration too.
 	after := l.sent.Load() + minimum
-	waitFor(t, "queries after the reload", func() bool { return l.sent.Load() >= after })
+	waitFor(t, 10*time.Second, "queries after the reload", func() bool { return l.sent.Load() >= after })
 	close(l.stop)
 	l.wg.Wait()
 	assert.Zero(t, l.failed.Load(), "queries without an answer (last: %v) of %d", l.lastErr.Load(), l.sent.Load())
@@ -83,7 +71,7 @@ func TestReloadInProcessKeepsAnsweringAndRejectsBrokenCorefile(t *testing.T) {
 	require.Equal(t, "one 0", answer())
 
 	loop := startQueryLoop(addr, "loop.example.")
-	waitFor(t, "the query loop", func() bool { return loop.sent.Load() > 20 })
+	waitFor(t, 10*time.Second, "the query loop", func() bool { return loop.sent.Load() > 20 })
 	for i := range 20 {
 		require.NoError(t, inst.Reload(corefile(fmt.Sprintf("v%d", i))))
 		assert.Equal(t, fmt.Sprintf("v%d 0", i), answer())
@@ -113,10 +101,10 @@ func TestReloadBySIGUSR1(t *testing.T) {
 	require.Equal(t, "NOERROR", rcode("new.example."))
 
 	loop := startQueryLoop(addr, "loop.example.")
-	waitFor(t, "the query loop", func() bool { return loop.sent.Load() > 20 })
+	waitFor(t, 10*time.Second, "the query loop", func() bool { return loop.sent.Load() > 20 })
 	require.NoError(t, os.WriteFile(p.Corefile, []byte(reloadCorefile(port, "new.example")), 0o644))
 	p.Signal(t, syscall.SIGUSR1)
-	waitFor(t, "the new configuration", func() bool { return rcode("new.example.") == "REFUSED" })
+	waitFor(t, 10*time.Second, "the new configuration", func() bool { return rcode("new.example.") == "REFUSED" })
 	assert.Equal(t, "NOERROR", rcode("old.example."))
 	loop.finish(t, 50)
 

@@ -117,13 +117,11 @@ func TestReplicasOutliveEtcd(t *testing.T) {
 		assert.Equal(t, map[string]bool{"192.0.2.1": true}, r.a(t, "db.tp.internal."), r.dns)
 		assert.Empty(t, r.a(t, "other.tp.internal."))
 	}
-	// The store is seen down (by a failed read: the watch fails, the
-	// replica tries again).
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(b.scrape(t), "tpdns_thirdparty_store_up 0") {
-		require.True(t, time.Now().Before(deadline), "store_up never went to 0")
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The store is seen down: a watch waits quietly, the replica's ping
+	// fails.
+	waitFor(t, 10*time.Second, "store_up 0", func() bool {
+		return strings.Contains(b.scrape(t), "tpdns_thirdparty_store_up 0")
+	})
 
 	// A write made behind tpdns's back while it was down shows up once
 	// etcd is back.

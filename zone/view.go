@@ -207,9 +207,6 @@ func (v *View) addEmptyNonTerminals() {
 	}
 }
 
-// Zone returns the zone the view answers for.
-func (v *View) Zone() string { return v.zone }
-
 // Serial returns the serial of the view's SOA record.
 func (v *View) Serial() uint32 { return v.soa.(*dns.SOA).Serial }
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
-	"net"
 	"os"
 	"time"
 
@@ -59,14 +58,13 @@ func startAPI(tp *ThirdParty, c *caddy.Controller) (*apiServer, error) {
 	return a, nil
 }
 
-// Addr returns the address the API listens on.
-func (a *apiServer) Addr() net.Addr { return a.ep.Addr() }
-
 // stop closes the listener and waits for the requests in flight.
 func (a *apiServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), apiShutdownTimeout)
 	defer cancel()
-	_ = a.ep.Stop(ctx)
+	if err := a.ep.Stop(ctx); err != nil {
+		log.Printf("[WARNING] plugin/thirdparty: api: requests still open after %s were cut: %v", apiShutdownTimeout, err)
+	}
 }
 
 // loadOrCreateToken reads the bearer token from path, or creates the file

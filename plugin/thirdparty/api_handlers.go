@@ -1,6 +1,7 @@
 package thirdparty
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -305,10 +306,10 @@ type endpointBody struct {
 
 func decodeEndpointBody(b []byte) (endpointBody, error) {
 	var body endpointBody
-	if len(strings.TrimSpace(string(b))) == 0 {
+	if len(bytes.TrimSpace(b)) == 0 {
 		return body, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
 		var te *json.UnmarshalTypeError

@@ -2,6 +2,7 @@ package thirdparty
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/coredns/caddy"
 
@@ -57,9 +58,9 @@ func probePort(s *config.Service, ep config.Endpoint) uint16 {
 				return portOf(p)
 			}
 		}
-		var n uint16
-		fmt.Sscan(s.Check.Port, &n)
-		return n
+		// Not a port name: a number, as the config package checked.
+		n, _ := strconv.ParseUint(s.Check.Port, 10, 16)
+		return uint16(n)
 	}
 	if len(s.Ports) > 0 {
 		return portOf(s.Ports[0])

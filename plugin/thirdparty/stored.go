@@ -1,6 +1,7 @@
 package thirdparty
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -126,14 +127,30 @@ func (tp *ThirdParty) loadStore(ctx context.Context) error {
 	}
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
+	same := sameServices(tp.stored, stored)
 	tp.stored = stored
-	tp.rebuild(tp.serial())
+	if !same {
+		tp.rebuild(tp.serial())
+	}
 	return nil
+}
+
+// sameServices reports whether two readings of the store serve the same:
+// the same documents and registered endpoints. Expiry times may differ (a
+// write served at once carries the writer's clock); they change no answer.
+// The notification of the API's own writes so rebuilds nothing.
+func sameServices(a, b map[string]storedService) bool {
+	return maps.EqualFunc(a, b, func(x, y storedService) bool {
+		return bytes.Equal(x.doc, y.doc) && maps.EqualFunc(x.endpoints, y.endpoints, func(e, f store.Endpoint) bool {
+			return bytes.Equal(e.Doc, f.Doc)
+		})
+	})
 }
 
 // served serves what the API just wrote to the store (nil: deleted) at
 // once, so that the writer reads what it wrote; the store's change
-// notification follows and finds nothing new. The caller holds tp.mu.
+// notification follows and finds nothing new (see sameServices). The
+// caller holds tp.mu.
 func (tp *ThirdParty) served(name string, s *storedService) {
 	if tp.stored == nil {
 		tp.stored = map[string]storedService{}

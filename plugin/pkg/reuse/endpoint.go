@@ -77,9 +77,6 @@ func (e *Endpoint) idle() bool {
 	return len(e.busy) == 0
 }
 
-// Addr returns the address the endpoint listens on.
-func (e *Endpoint) Addr() net.Addr { return e.ln.Addr() }
-
 // Stop stops accepting, waits until ctx ends for the connections accepted
 // to be answered, and closes them.
 func (e *Endpoint) Stop(ctx context.Context) error {
