@@ -104,8 +104,10 @@ func (c *dnsContext) servers() ([]*Server, error) {
 				if _, dup := s.zones[za.Zone]; dup {
 					return nil, fmt.Errorf("%s: zone %s is served twice on %s", c.input.Filename, za.Zone, printableAddr(addr))
 				}
+				chain, handlers := buildChain(b.Plugins)
 				s.zones[za.Zone] = &zoneConfig{
-					chain:      buildChain(b.Plugins),
+					chain:      chain,
+					packet:     newPacketChain(handlers, s.label(), za.Zone),
 					stacktrace: b.Stacktrace,
 					ctx:        plugin.WithServer(context.Background(), s.label(), za.Zone),
 				}
@@ -146,13 +148,16 @@ func printableAddr(addr string) string {
 	return addr
 }
 
-// buildChain links the plugins, outermost first, into one handler.
-func buildChain(plugins []plugin.Plugin) plugin.Handler {
+// buildChain links the plugins, outermost first, into one handler, and
+// returns it with the handler each plugin made.
+func buildChain(plugins []plugin.Plugin) (plugin.Handler, []plugin.Handler) {
 	var h plugin.Handler
-	for _, p := range slices.Backward(plugins) {
+	handlers := make([]plugin.Handler, len(plugins))
+	for i, p := range slices.Backward(plugins) {
 		h = p(h)
+		handlers[i] = h
 	}
-	return h
+	return h, handlers
 }
 
 // Validate sets up the Corefile in, without listening or starting anything,

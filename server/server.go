@@ -48,14 +48,17 @@ type Server struct {
 // zoneConfig is what the server needs to answer for one zone.
 type zoneConfig struct {
 	chain      plugin.Handler // nil when the block has no plugins
+	packet     *packetChain   // nil when the chain has no packet path
 	stacktrace bool
 	ctx        context.Context // carries the server and the zone for metrics
 }
 
-// transport is one miekg/dns server, UDP or TCP, of a Server.
+// transport is one miekg/dns server, UDP or TCP, or one batched UDP
+// server, of a Server.
 type transport struct {
 	srv     *dns.Server
 	tcp     *drainListener // nil for UDP
+	udp     *udpServer     // instead of srv
 	started chan struct{}  // closed once srv serves or has given up
 	done    chan struct{}  // closed when srv has returned
 	once    sync.Once
@@ -67,6 +70,10 @@ func (t *transport) markStarted() { t.once.Do(func() { close(t.started) }) }
 // queries in flight to be answered.
 func (t *transport) stop(ctx context.Context) {
 	<-t.started
+	if t.udp != nil {
+		t.udp.stop(ctx)
+		return
+	}
 	if t.tcp != nil {
 		t.tcp.drain(time.Now().Add(tcpDrainGrace))
 		select {
@@ -132,6 +139,16 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // ServePacket implements caddy.UDPServer.
 func (s *Server) ServePacket(pc net.PacketConn) error {
+	if u := newUDPServer(s, pc); u != nil {
+		t := &transport{udp: u}
+		t.started, t.done = make(chan struct{}), make(chan struct{})
+		if !s.track(t, pc) {
+			return pc.Close()
+		}
+		defer close(t.done)
+		defer t.markStarted()
+		return u.serve(t.markStarted)
+	}
 	// Read whole datagrams, however large, so that an oversized query is
 	// answered FORMERR instead of being cut short.
 	t := &transport{srv: &dns.Server{PacketConn: pc, Net: "udp", UDPSize: dns.MaxMsgSize}}
@@ -145,18 +162,24 @@ func (s *Server) serve(t *transport, sock interface{ Close() error }) error {
 		s.serveDNS(w, r)
 	})
 	srv.NotifyStartedFunc = t.markStarted
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
+	if !s.track(t, sock) {
 		return sock.Close()
 	}
-	s.sockets = append(s.sockets, sock)
-	s.running = append(s.running, t)
-	s.mu.Unlock()
-
 	defer close(t.done)
 	defer t.markStarted()
 	return srv.ActivateAndServe()
+}
+
+// track makes Stop stop t and close sock; false when Stop has run already.
+func (s *Server) track(t *transport, sock interface{ Close() error }) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.sockets = append(s.sockets, sock)
+	s.running = append(s.running, t)
+	return true
 }
 
 // Stop implements caddy.Stopper: it stops reading new queries, waits up to

@@ -39,6 +39,9 @@ type records struct {
 	endpoints []dns.RR
 	txt       dns.RR // connection only; nil when there is none
 	txtAll    dns.RR // connection and secrets; nil when both are empty
+	// wire is the same records packed for the packet path; nil when they
+	// do not pack, and Lookup answers alone.
+	wire *wireRecords
 }
 
 // srvRR is an SRV record and the address records of its target.
@@ -104,6 +107,7 @@ func (s *service) build(opts Options) *records {
 	txtHdr := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
 	r.txt = txtRecord(txtHdr, def.Connection, nil)
 	r.txtAll = txtRecord(txtHdr, def.Connection, def.Secrets)
+	r.wire = s.wireForm(r)
 	return r
 }
 

@@ -49,6 +49,7 @@ type View struct {
 	soa        dns.RR
 	negative   []dns.RR // the authority section of NXDOMAIN and NODATA: the SOA
 	ns         dns.RR
+	wire       *wireApex // nil: no packet path for this view
 	ttl        uint32
 	maxAnswers int
 }
@@ -151,6 +152,7 @@ func newView(zone, nsZone string, opts Options) *View {
 	// Full to capacity, so that appending to a reply's authority section
 	// copies it instead of writing into the one the view shares.
 	v.negative = []dns.RR{v.soa}
+	v.packApex()
 	v.add(zone, &node{kind: kindApex})
 	return v
 }

@@ -98,3 +98,7 @@ func (c *consolidator) stop() {
 		}
 	}
 }
+
+// PassPackets implements plugin.PacketPasser: errors has nothing to do for
+// the replies of the packet path, which are never errors.
+func (e *Errors) PassPackets(server, zone string) plugin.PacketObserver { return nil }

@@ -61,25 +61,41 @@ func (m *Metrics) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if !rec.written && !plugin.ClientWrite(rcode) {
 		rec.rcode = rcode // the server writes this reply
 	}
+	m.handlesFor(plugin.Server(ctx), plugin.Zone(ctx)).observe(r.Question[0].Qtype, rec.rcode, time.Since(start))
+	return rcode, err
+}
+
+// handlesFor returns the series of server and zone, resolving them on first
+// use.
+func (m *Metrics) handlesFor(server, zone string) *handles {
 	h := m.handles.Load()
-	if server, zone := plugin.Server(ctx), plugin.Zone(ctx); h == nil || h.server != server || h.zone != zone {
+	if h == nil || h.server != server || h.zone != zone {
 		h = newHandles(server, zone)
 		m.handles.Store(h)
 	}
-	qtype := r.Question[0].Qtype
+	return h
+}
+
+// observe counts one query of type qtype answered rcode after took.
+func (h *handles) observe(qtype uint16, rcode int, took time.Duration) {
 	if c, ok := h.requests[qtype]; ok {
 		c.Inc()
-		h.durations[qtype].Observe(time.Since(start).Seconds())
+		h.durations[qtype].Observe(took.Seconds())
 	} else {
 		h.otherRequest.Inc()
-		h.otherDur.Observe(time.Since(start).Seconds())
+		h.otherDur.Observe(took.Seconds())
 	}
-	if c, ok := h.responses[rec.rcode]; ok {
+	if c, ok := h.responses[rcode]; ok {
 		c.Inc()
 	} else {
 		responses.WithLabelValues(h.server, h.zone, "other").Inc()
 	}
-	return rcode, err
+}
+
+// PassPackets implements plugin.PacketPasser: the replies of the packet
+// path are counted as the ones that pass through ServeDNS.
+func (m *Metrics) PassPackets(server, zone string) plugin.PacketObserver {
+	return m.handlesFor(server, zone).observe
 }
 
 // Name implements plugin.Handler.

@@ -78,7 +78,7 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	case zone.Refused:
 		return dns.RcodeRefused, nil
 	case zone.NXDomain:
-		if h.tp.fallsThrough(name) {
+		if matchZone(h.tp.opts.fall, name) != "" { // fallthrough
 			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
 		}
 		m.Rcode = dns.RcodeNameError
@@ -93,6 +93,21 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		return dns.RcodeServerFailure, plugin.Error(h.Name(), err)
 	}
 	return m.Rcode, nil
+}
+
+// AnswerPacket implements plugin.PacketAnswerer: it answers from the wire
+// form of the views what ServeDNS would answer, and leaves the rest (names
+// outside its zones, refused queries, fallthrough) to ServeDNS.
+func (h *Handler) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.PacketReply, bool) {
+	z := matchZone(h.tp.zones, q.Name)
+	if z == "" || q.Type == dns.TypeAXFR || q.Type == dns.TypeIXFR {
+		return b, plugin.PacketReply{}, false
+	}
+	out, r, ok := (*h.tp.views.Load())[z].AppendWire(b, q.Name, q.Type, q.Client)
+	if !ok || r.Rcode == dns.RcodeNameError && matchZone(h.tp.opts.fall, q.Name) != "" {
+		return b, plugin.PacketReply{}, false
+	}
+	return out, plugin.PacketReply(r), true
 }
 
 // reply starts the answer to r. It is SetReply without copying the
@@ -115,15 +130,9 @@ func (h *Handler) Name() string { return "thirdparty" }
 // for among the handlers of a chain (tpdns asks the plugin itself).
 func (h *Handler) Ready() bool { return h.tp.Ready() }
 
-// fallsThrough reports whether a name that does not exist goes to the next
-// plugin.
-func (tp *ThirdParty) fallsThrough(name string) bool {
-	return matchZone(tp.opts.fall, name) != ""
-}
-
 // matchZone returns the longest of zones that contains name, or "". Both
 // are lower-case and fully qualified.
-func matchZone(zones []string, name string) string {
+func matchZone[T string | []byte](zones []string, name T) string {
 	best := ""
 	for _, z := range zones {
 		if len(z) > len(best) && inZone(z, name) {
@@ -135,14 +144,14 @@ func matchZone(zones []string, name string) string {
 
 // inZone reports whether name is zone or below it, on a label boundary,
 // without allocating.
-func inZone(zone, name string) bool {
+func inZone[T string | []byte](zone string, name T) bool {
 	switch {
 	case zone == ".":
 		return true
 	case len(name) == len(zone):
-		return name == zone
+		return string(name) == zone
 	case len(name) > len(zone):
-		return name[len(name)-len(zone)-1] == '.' && name[len(name)-len(zone):] == zone
+		return name[len(name)-len(zone)-1] == '.' && string(name[len(name)-len(zone):]) == zone
 	}
 	return false
 }

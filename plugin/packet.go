@@ -1,0 +1,54 @@
+package plugin
+
+import (
+	"net/netip"
+	"time"
+)
+
+// The packet path: on UDP the server answers the queries of some chains
+// without decoding them into a dns.Msg, from replies a plugin prepared in
+// wire form. A chain takes part when it is a run of PacketPassers ending in
+// a PacketAnswerer; every query the answerer declines goes through the
+// chain as usual, so the packet path only ever has to be right, never
+// complete.
+
+// Packet is a query as the packet path hands it to a PacketAnswerer.
+type Packet struct {
+	// Name is the question's name, fully qualified, in presentation form;
+	// it holds only lower-case letters, digits, '-' and '_', so it needs no
+	// escapes, and is the client's own. It is only valid during
+	// AnswerPacket.
+	Name []byte
+	Type uint16
+	// Client is the address the query came from.
+	Client netip.Addr
+}
+
+// PacketReply is what a PacketAnswerer appended to a reply.
+type PacketReply struct {
+	Rcode             int
+	Answer, Ns, Extra uint16 // records in each section
+}
+
+// PacketAnswerer is a handler that can answer some queries in wire form.
+type PacketAnswerer interface {
+	// AnswerPacket appends to b the answer, authority and additional
+	// sections of the reply to q, whose question the server has put at
+	// offset 12 of b, exactly as the client sent it. Names in the appended
+	// records may point into that question. It returns ok false, and b as
+	// it was, for a query it leaves to ServeDNS.
+	AnswerPacket(b []byte, q *Packet) (out []byte, r PacketReply, ok bool)
+}
+
+// PacketObserver is told of every reply the packet path writes for one zone
+// of one server: the query's type, the reply's rcode, and how long the
+// server took from reading the query to having the reply ready.
+type PacketObserver func(qtype uint16, rcode int, took time.Duration)
+
+// PacketPasser is a handler that the packet path may go past.
+type PacketPasser interface {
+	// PassPackets returns the observer of the replies the packet path
+	// writes past this handler for zone on server (as Server and Zone name
+	// them), or nil when it needs to see none.
+	PassPackets(server, zone string) PacketObserver
+}

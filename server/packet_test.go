@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tpdns/tpdns/plugin"
+)
+
+// answerer answers A queries for a.example. with one record and declines
+// the rest; it remembers what it was asked.
+type answerer struct {
+	asked []string
+}
+
+func (a *answerer) ServeDNS(context.Context, dns.ResponseWriter, *dns.Msg) (int, error) {
+	return dns.RcodeServerFailure, nil
+}
+func (a *answerer) Name() string { return "answerer" }
+
+func (a *answerer) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.PacketReply, bool) {
+	a.asked = append(a.asked, string(q.Name)+" "+q.Client.String())
+	if string(q.Name) != "a.example." || q.Type != dns.TypeA {
+		return b, plugin.PacketReply{}, false
+	}
+	rr, _ := dns.NewRR("a.example. 10 IN A 192.0.2.1")
+	buf := append(b, make([]byte, 64)...)
+	off, err := dns.PackRR(rr, buf, len(b), map[string]int{"a.example.": 12}, true)
+	if err != nil {
+		panic(err)
+	}
+	return buf[:off], plugin.PacketReply{Answer: 1}, true
+}
+
+// passer counts what it is told.
+type passer struct {
+	plugin.Handler
+	seen []string
+}
+
+func (p *passer) PassPackets(server, zone string) plugin.PacketObserver {
+	return func(qtype uint16, rcode int, took time.Duration) {
+		p.seen = append(p.seen, server+" "+zone+" "+dns.TypeToString[qtype]+" "+dns.RcodeToString[rcode])
+	}
+}
+
+func packetServer(handlers ...plugin.Handler) *Server {
+	s := newServer("127.0.0.1:53", true)
+	s.zones["example."] = &zoneConfig{packet: newPacketChain(handlers, "dns://127.0.0.1:53", "example.")}
+	return s
+}
+
+func pack(t *testing.T, m *dns.Msg) []byte {
+	b, err := m.Pack()
+	require.NoError(t, err)
+	return b
+}
+
+func TestPacketPathAnswers(t *testing.T) {
+	a := &answerer{}
+	p := &passer{}
+	s := packetServer(p, a)
+	client := netip.MustParseAddr("192.0.2.99")
+
+	q := new(dns.Msg)
+	q.SetQuestion("a.example.", dns.TypeA)
+	q.Id, q.CheckingDisabled = 4711, true
+	reply, ans, ok := s.answerPacket(&packetReader{}, pack(t, q), client, nil)
+	require.True(t, ok)
+	m := new(dns.Msg)
+	require.NoError(t, m.Unpack(reply))
+	assert.Equal(t, dns.MsgHdr{Id: 4711, Response: true, Authoritative: true, RecursionDesired: true, CheckingDisabled: true}, m.MsgHdr)
+	assert.Equal(t, q.Question, m.Question)
+	require.Len(t, m.Answer, 1)
+	assert.Equal(t, "a.example.\t10\tIN\tA\t192.0.2.1", m.Answer[0].String())
+	assert.Empty(t, m.Ns)
+	assert.Empty(t, m.Extra, "no OPT for a query without one")
+	assert.Equal(t, []string{"a.example. 192.0.2.99"}, a.asked)
+
+	ans.chain.observe(ans.qtype, ans.rcode, time.Millisecond)
+	assert.Equal(t, []string{"dns://127.0.0.1:53 example. A NOERROR"}, p.seen)
+
+	// EDNS: our size, the client's DO bit; dig's cookie is ignored, as
+	// the chain ignores it.
+	q.SetEdns0(4096, true)
+	q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
+	reply, _, ok = s.answerPacket(&packetReader{}, pack(t, q), client, nil)
+	require.True(t, ok)
+	require.NoError(t, m.Unpack(reply))
+	require.NotNil(t, m.IsEdns0())
+	assert.Equal(t, uint16(ednsSize), m.IsEdns0().UDPSize())
+	assert.True(t, m.IsEdns0().Do())
+	assert.Empty(t, m.IsEdns0().Option)
+	assert.Len(t, m.Answer, 1)
+}
+
+// TestPacketPathDeclines lists the queries the packet path leaves to the
+// chain, each a valid one that the answerer would answer but for one
+// thing.
+func TestPacketPathDeclines(t *testing.T) {
+	s := packetServer(&answerer{})
+	base := func() *dns.Msg {
+		q := new(dns.Msg)
+		q.SetQuestion("a.example.", dns.TypeA)
+		return q
+	}
+	valid := pack(t, base())
+	_, _, ok := s.answerPacket(&packetReader{}, valid, netip.MustParseAddr("192.0.2.99"), nil)
+	require.True(t, ok, "the base query is answered")
+
+	withEDNS := func(f func(*dns.OPT)) []byte {
+		q := base()
+		q.SetEdns0(1232, false)
+		f(q.IsEdns0())
+		return pack(t, q)
+	}
+	cases := map[string][]byte{
+		"upper case":    pack(t, func() *dns.Msg { q := base(); q.Question[0].Name = "A.example."; return q }()),
+		"class CH":      pack(t, func() *dns.Msg { q := base(); q.Question[0].Qclass = dns.ClassCHAOS; return q }()),
+		"a response":    pack(t, func() *dns.Msg { q := base(); q.Response = true; return q }()),
+		"opcode notify": pack(t, func() *dns.Msg { q := base(); q.Opcode = dns.OpcodeNotify; return q }()),
+		"two questions": pack(t, func() *dns.Msg { q := base(); q.Question = append(q.Question, q.Question[0]); return q }()),
+		"an answer": pack(t, func() *dns.Msg {
+			q := base()
+			rr, _ := dns.NewRR("a.example. A 192.0.2.1")
+			q.Answer = []dns.RR{rr}
+			return q
+		}()),
+		"trailing bytes": append(append([]byte{}, valid...), 0),
+		"truncated":      valid[:len(valid)-1],
+		"escaped name":   pack(t, func() *dns.Msg { q := base(); q.Question[0].Name = `a\.b.example.`; return q }()),
+		"compressed":     append(append(append([]byte{}, valid[:len(valid)-4]...), 0xC0, 12), valid[len(valid)-4:]...),
+		"EDNS version 1": withEDNS(func(o *dns.OPT) { o.SetVersion(1) }),
+		"EDNS subnet": withEDNS(func(o *dns.OPT) {
+			o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: []byte{192, 0, 2, 0}})
+		}),
+		"declined by the answerer": pack(t, func() *dns.Msg { q := base(); q.Question[0].Qtype = dns.TypeAAAA; return q }()),
+		"outside the zones":        pack(t, func() *dns.Msg { q := base(); q.Question[0].Name = "a.example.org."; return q }()),
+	}
+	for name, q := range cases {
+		reply, _, ok := s.answerPacket(&packetReader{}, q, netip.MustParseAddr("192.0.2.99"), make([]byte, 0, 512))
+		assert.False(t, ok, name)
+		assert.Empty(t, reply, name)
+	}
+}
+
+// TestPacketPathLeavesTruncationToTheChain checks that a reply over the
+// client's buffer goes through the chain, which truncates it.
+func TestPacketPathLeavesTruncationToTheChain(t *testing.T) {
+	big := plugin.HandlerFunc(nil)
+	s := packetServer(bigAnswerer{big})
+	q := new(dns.Msg)
+	q.SetQuestion("a.example.", dns.TypeA)
+	_, _, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddr("192.0.2.99"), nil)
+	assert.False(t, ok, "600 bytes over a 512-byte buffer")
+	q.SetEdns0(1232, false)
+	_, _, ok = s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddr("192.0.2.99"), nil)
+	assert.True(t, ok, "600 bytes in a 1232-byte buffer")
+}
+
+// bigAnswerer answers with 600 bytes of padding, as if records.
+type bigAnswerer struct{ plugin.HandlerFunc }
+
+func (bigAnswerer) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.PacketReply, bool) {
+	return append(b, make([]byte, 600)...), plugin.PacketReply{}, true
+}
+
+func TestPacketChainNeedsPassersUpToTheAnswerer(t *testing.T) {
+	a := &answerer{}
+	other := plugin.HandlerFunc(nil)
+	assert.NotNil(t, newPacketChain([]plugin.Handler{a}, "s", "z"))
+	assert.NotNil(t, newPacketChain([]plugin.Handler{&passer{}, &passer{}, a, other}, "s", "z"), "what follows the answerer gets what it declines")
+	assert.Nil(t, newPacketChain([]plugin.Handler{&passer{}, other, a}, "s", "z"))
+	assert.Nil(t, newPacketChain([]plugin.Handler{&passer{}}, "s", "z"))
+	assert.Nil(t, newPacketChain(nil, "s", "z"))
+}
+
+func TestMsgHdrDecodesEveryFlag(t *testing.T) {
+	for bit := range 16 {
+		want := new(dns.Msg)
+		b := make([]byte, headerLen)
+		binary.BigEndian.PutUint16(b, 7)
+		binary.BigEndian.PutUint16(b[2:], 1<<bit)
+		require.NoError(t, want.Unpack(b))
+		assert.Equal(t, want.MsgHdr, msgHdr(7, 1<<bit), "bit %d", bit)
+	}
+}

@@ -1,0 +1,382 @@
+//go:build linux
+
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+)
+
+// udpBatch is how many datagrams one recvmmsg reads, and one sendmmsg
+// writes, at most.
+const udpBatch = 32
+
+// controlLen holds one IP_PKTINFO or IPV6_PKTINFO control message.
+var controlLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
+
+// udpServer serves one UDP socket with batched system calls: each of its
+// readers reads datagrams in batches, answers in place those the packet
+// path can answer, writes those replies in one batch, and hands every
+// other query to the chain in a goroutine of its own, as miekg/dns does.
+type udpServer struct {
+	s       *Server
+	conn    *net.UDPConn
+	raw     syscall.RawConn
+	local   netip.AddrPort
+	pktinfo bool // a wildcard socket: replies must leave from the address the query came to
+
+	stopping atomic.Bool
+	readers  sync.WaitGroup
+	handlers sync.WaitGroup // queries in the chain
+}
+
+// newUDPServer returns the batched server of pc, or nil when pc is not a
+// UDP socket it can serve (then miekg/dns serves it).
+func newUDPServer(s *Server, pc net.PacketConn) *udpServer {
+	conn, ok := pc.(*net.UDPConn)
+	if !ok {
+		return nil
+	}
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	local, _ := conn.LocalAddr().(*net.UDPAddr)
+	if local == nil {
+		return nil
+	}
+	u := &udpServer{s: s, conn: conn, raw: raw, local: local.AddrPort()}
+	if u.local.Addr().IsUnspecified() {
+		if err := u.enablePktinfo(); err != nil {
+			return nil
+		}
+		u.pktinfo = true
+	}
+	return u
+}
+
+// enablePktinfo asks for the destination address of every datagram, so
+// that the reply can leave from it on a host with several addresses.
+func (u *udpServer) enablePktinfo() error {
+	var err error
+	cerr := u.raw.Control(func(fd uintptr) {
+		var domain int
+		if domain, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
+			return
+		}
+		if domain == unix.AF_INET6 {
+			if err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+				return
+			}
+		}
+		// IPv4 datagrams on a dual-stack socket carry IP_PKTINFO.
+		err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+		if domain == unix.AF_INET6 && err != nil {
+			err = nil // an IPv6-only socket
+		}
+	})
+	return errors.Join(cerr, err)
+}
+
+// serve runs one reader per processor and returns when they have stopped.
+func (u *udpServer) serve(started func()) error {
+	n := runtime.GOMAXPROCS(0)
+	errs := make([]error, n)
+	for i := range n {
+		u.readers.Go(func() { errs[i] = newUDPReader(u).run() })
+	}
+	started()
+	u.readers.Wait()
+	if u.stopping.Load() {
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// stop stops reading and waits, until ctx ends, for the queries read to be
+// answered.
+func (u *udpServer) stop(ctx context.Context) {
+	u.stopping.Store(true)
+	_ = u.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the readers
+	done := make(chan struct{})
+	go func() {
+		u.readers.Wait()
+		u.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// udpReader is one reader of a udpServer and the buffers it owns.
+type udpReader struct {
+	u       *udpServer
+	packets packetReader
+
+	in      [udpBatch]unix.Mmsghdr
+	inIov   [udpBatch]unix.Iovec
+	names   [udpBatch]unix.RawSockaddrInet6
+	control [udpBatch][]byte
+	bufs    [udpBatch][]byte
+
+	out      [udpBatch]unix.Mmsghdr
+	outIov   [udpBatch]unix.Iovec
+	replies  [udpBatch][]byte
+	answered [udpBatch]packetAnswer
+}
+
+func newUDPReader(u *udpServer) *udpReader {
+	r := &udpReader{u: u}
+	for i := range udpBatch {
+		// Whole datagrams, however large, so that an oversized query is
+		// answered FORMERR instead of being cut short.
+		r.bufs[i] = make([]byte, dns.MaxMsgSize)
+		r.replies[i] = make([]byte, 0, ednsSize)
+		r.inIov[i].Base = &r.bufs[i][0]
+		r.inIov[i].SetLen(len(r.bufs[i]))
+		h := &r.in[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Iov = &r.inIov[i]
+		h.SetIovlen(1)
+		if u.pktinfo {
+			r.control[i] = make([]byte, controlLen)
+		}
+	}
+	return r
+}
+
+// run reads, answers and writes batches until the server stops.
+func (r *udpReader) run() error {
+	for {
+		n, err := r.read()
+		if err != nil {
+			if r.u.stopping.Load() {
+				return nil
+			}
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
+				continue
+			}
+			return err
+		}
+		r.answer(n)
+	}
+}
+
+// read reads up to udpBatch datagrams, waiting for the first.
+func (r *udpReader) read() (int, error) {
+	for i := range udpBatch {
+		h := &r.in[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		if r.control[i] != nil {
+			h.Control = &r.control[i][0]
+			h.SetControllen(len(r.control[i]))
+		}
+	}
+	var n int
+	var errno syscall.Errno
+	err := r.u.raw.Read(func(fd uintptr) bool {
+		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, 0, 0, 0)
+		if e == unix.EAGAIN {
+			return false
+		}
+		n, errno = int(got), e
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, nil
+}
+
+// answer answers the n datagrams read: in place where the packet path can,
+// through the chain otherwise.
+func (r *udpReader) answer(n int) {
+	start := time.Now()
+	out := 0
+	for i := range n {
+		q := r.bufs[i][:r.in[i].Len]
+		client := r.client(i)
+		reply, a, ok := r.u.s.answerPacket(&r.packets, q, client.Addr().Unmap(), r.replies[i])
+		if !ok {
+			r.handOver(i, q, client)
+			continue
+		}
+		r.replies[i] = reply[:0] // keep what it grew to
+		r.answered[out] = a
+		r.outIov[out].Base = &reply[0]
+		r.outIov[out].SetLen(len(reply))
+		h := &r.out[out].Hdr
+		*h = unix.Msghdr{Name: r.in[i].Hdr.Name, Namelen: r.in[i].Hdr.Namelen, Iov: &r.outIov[out]}
+		h.SetIovlen(1)
+		if r.control[i] != nil && r.replyControl(i) {
+			h.Control = &r.control[i][0]
+			h.SetControllen(int(r.in[i].Hdr.Controllen))
+		}
+		out++
+	}
+	if out == 0 {
+		return
+	}
+	took := time.Since(start)
+	for _, a := range r.answered[:out] {
+		a.chain.observe(a.qtype, a.rcode, took)
+	}
+	r.write(out)
+}
+
+// write writes the first n replies; one that cannot be sent is dropped, as
+// a single write error drops a reply.
+func (r *udpReader) write(n int) {
+	for sent := 0; sent < n; {
+		var errno syscall.Errno
+		err := r.u.raw.Write(func(fd uintptr) bool {
+			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), 0, 0, 0)
+			if e == unix.EAGAIN {
+				return false
+			}
+			if errno = e; e == 0 {
+				sent += int(got)
+			}
+			return true
+		})
+		switch {
+		case err != nil:
+			return // the socket is closing
+		case errno == unix.EINTR:
+		case errno != 0:
+			sent++ // sendmmsg fails only on the first message
+		}
+	}
+}
+
+// client is the source address of datagram i.
+func (r *udpReader) client(i int) netip.AddrPort {
+	sa := &r.names[i]
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port(sa4.Port))
+	case unix.AF_INET6:
+		addr := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			addr = addr.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(addr, port(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// port reads a port in network byte order.
+func port(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// replyControl turns the packet information of datagram i into the one its
+// reply is sent with: from the address the datagram came to. It reports
+// whether there is one.
+func (r *udpReader) replyControl(i int) bool {
+	b := r.control[i][:r.in[i].Hdr.Controllen]
+	if len(b) < unix.SizeofCmsghdr {
+		return false
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	data := b[unix.CmsgLen(0):]
+	switch {
+	case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+		info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+		info.Spec_dst, info.Ifindex = info.Addr, 0
+		return true
+	case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+		info.Ifindex = 0
+		return true
+	}
+	return false
+}
+
+// localAddr is the address datagram i came to: from its packet
+// information on a wildcard socket.
+func (r *udpReader) localAddr(i int) netip.AddrPort {
+	if r.control[i] == nil {
+		return r.u.local
+	}
+	b := r.control[i][:r.in[i].Hdr.Controllen]
+	if len(b) < unix.CmsgLen(unix.SizeofInet4Pktinfo) {
+		return r.u.local
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	data := b[unix.CmsgLen(0):]
+	switch {
+	case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO:
+		return netip.AddrPortFrom(netip.AddrFrom4((*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0])).Addr), r.u.local.Port())
+	case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		return netip.AddrPortFrom(netip.AddrFrom16((*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0])).Addr), r.u.local.Port())
+	}
+	return r.u.local
+}
+
+// handOver serves datagram i through the chain, in a goroutine of its own
+// with copies of what it needs.
+func (r *udpReader) handOver(i int, q []byte, client netip.AddrPort) {
+	w := &udpWriter{
+		conn:   r.u.conn,
+		local:  net.UDPAddrFromAddrPort(r.localAddr(i)),
+		remote: net.UDPAddrFromAddrPort(client),
+		client: client,
+	}
+	if r.control[i] != nil && r.replyControl(i) {
+		w.control = append([]byte(nil), r.control[i][:r.in[i].Hdr.Controllen]...)
+	}
+	q = append([]byte(nil), q...)
+	r.u.handlers.Go(func() { r.u.s.serveDatagram(q, w) })
+}
+
+// udpWriter is the dns.ResponseWriter of a query the chain answers.
+type udpWriter struct {
+	conn          *net.UDPConn
+	local, remote *net.UDPAddr
+	client        netip.AddrPort
+	control       []byte
+}
+
+// The methods of dns.ResponseWriter.
+
+func (w *udpWriter) LocalAddr() net.Addr  { return w.local }
+func (w *udpWriter) RemoteAddr() net.Addr { return w.remote }
+
+func (w *udpWriter) WriteMsg(m *dns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func (w *udpWriter) Write(b []byte) (int, error) {
+	n, _, err := w.conn.WriteMsgUDPAddrPort(b, w.control, w.client)
+	return n, err
+}
+
+func (w *udpWriter) Close() error        { return nil }
+func (w *udpWriter) TsigStatus() error   { return nil }
+func (w *udpWriter) TsigTimersOnly(bool) {}
+func (w *udpWriter) Hijack()             {}

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package server
+
+import (
+	"context"
+	"net"
+)
+
+// udpServer is the batched UDP server, which needs Linux's recvmmsg and
+// sendmmsg; elsewhere miekg/dns serves UDP.
+type udpServer struct{}
+
+func newUDPServer(*Server, net.PacketConn) *udpServer { return nil }
+
+func (*udpServer) serve(func()) error   { return nil }
+func (*udpServer) stop(context.Context) {}
