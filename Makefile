@@ -53,7 +53,7 @@ bench:
 
 ## bench-go: the Go benchmarks of the answering path
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./plugin/thirdparty/ ./plugin/cache/ ./zone/
+	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./plugin/thirdparty/ ./plugin/cache/ ./zone/
 
 clean:
 	rm -rf bin

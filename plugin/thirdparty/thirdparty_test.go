@@ -74,7 +74,7 @@ func bigEndpoints() string {
 
 // start serves the registry on a free port of 127.0.0.1, with next after
 // thirdparty answering TXT "next" for whatever it is given.
-func start(t *testing.T, registry, properties string) string {
+func start(t testing.TB, registry, properties string) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(registry), 0o644))
