@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,12 +19,12 @@ import (
 
 const testServices = 20
 
-// generated writes 20 services and 100 queries a file into a temporary
-// directory, and returns it.
-func generated(t *testing.T) string {
+// generated writes 20 services of the given number of endpoints, and 100
+// queries a file, into a temporary directory, and returns it.
+func generated(t *testing.T, endpoints int) string {
 	t.Helper()
 	dir := t.TempDir()
-	require.NoError(t, generate(dir, testServices, 100, defaultSeed))
+	require.NoError(t, generate(dir, params{services: testServices, endpoints: endpoints, queries: 100, seed: defaultSeed}))
 	return dir
 }
 
@@ -56,7 +57,7 @@ func sorted(rrs []dns.RR) []string {
 }
 
 func TestGenerateRegistry(t *testing.T) {
-	dir := generated(t)
+	dir := generated(t, defaultEndpoints)
 	data, err := os.ReadFile(filepath.Join(dir, "services.yaml"))
 	require.NoError(t, err)
 	services, err := config.ParseYAML("services.yaml", data, config.Options{Zones: []string{Zone}})
@@ -70,7 +71,7 @@ func TestGenerateRegistry(t *testing.T) {
 }
 
 func TestGenerateZone(t *testing.T) {
-	rrs := zoneRecords(t, generated(t))
+	rrs := zoneRecords(t, generated(t, defaultEndpoints))
 	tests := []struct {
 		key  string
 		want []string
@@ -110,7 +111,13 @@ func TestGenerateZone(t *testing.T) {
 // TestGenerateSameAnswers is the point of the generator: tpdns, built from
 // services.yaml, answers what the zone file holds.
 func TestGenerateSameAnswers(t *testing.T) {
-	dir := generated(t)
+	for _, endpoints := range []int{defaultEndpoints, 3} {
+		t.Run(fmt.Sprintf("%d endpoints", endpoints), func(t *testing.T) { testSameAnswers(t, endpoints) })
+	}
+}
+
+func testSameAnswers(t *testing.T, endpoints int) {
+	dir := generated(t, endpoints)
 	data, err := os.ReadFile(filepath.Join(dir, "services.yaml"))
 	require.NoError(t, err)
 	services, err := config.ParseYAML("services.yaml", data, config.Options{Zones: []string{Zone}})
@@ -156,7 +163,7 @@ func TestGenerateSameAnswers(t *testing.T) {
 }
 
 func TestGenerateQueries(t *testing.T) {
-	dir := generated(t)
+	dir := generated(t, defaultEndpoints)
 	counts := map[string]int{}
 	data, err := os.ReadFile(filepath.Join(dir, "queries-mixed.txt"))
 	require.NoError(t, err)
@@ -180,7 +187,44 @@ func TestGenerateQueries(t *testing.T) {
 }
 
 func TestGenerateBadCount(t *testing.T) {
-	for _, n := range []int{0, maxServices + 1} {
-		assert.EqualError(t, generate(t.TempDir(), n, 10, defaultSeed), fmt.Sprintf("-n %d: want 1 to 65536 services", n))
+	tests := []struct {
+		services, endpoints int
+		want                string
+	}{
+		{0, 2, "-n 0: want 1 to 8323072 services with 2 endpoints"},
+		{8323073, 2, "-n 8323073: want 1 to 8323072 services with 2 endpoints"},
+		{5505025, 3, "-n 5505025: want 1 to 5505024 services with 3 endpoints"},
+		{10, 0, "-endpoints 0: want 1 to 254"},
+		{10, 255, "-endpoints 255: want 1 to 254"},
 	}
+	for _, tc := range tests {
+		p := params{services: tc.services, endpoints: tc.endpoints, queries: 10, seed: defaultSeed}
+		assert.EqualError(t, generate(t.TempDir(), p), tc.want)
+	}
+}
+
+// TestEndpointAddresses checks the scale benchmark's 100,000 services of 3
+// endpoints: every address is unique and a usable host address of
+// 10.0.0.0/8, and the first 65,536 services keep the addresses the data
+// has always had.
+func TestEndpointAddresses(t *testing.T) {
+	const n, e = 100000, 3
+	seen := make(map[string]int, n*e)
+	for i := range n {
+		for j := 1; j <= e; j++ {
+			ip := endpointIP(i, j, e)
+			if prev, dup := seen[ip]; dup {
+				t.Fatalf("%s: service %d and %d", ip, prev, i)
+			}
+			seen[ip] = i
+			addr, err := netip.ParseAddr(ip)
+			require.NoError(t, err)
+			b := addr.As4()
+			require.True(t, b[0] == 10 && b[3] != 0 && b[3] != 255, ip)
+		}
+	}
+	assert.Equal(t, "10.1.4.3", endpointIP(260, 3, e))
+	assert.Equal(t, "10.255.255.3", endpointIP(65535, 3, e))
+	assert.Equal(t, "10.0.0.4", endpointIP(65536, 1, e))
+	assert.Equal(t, "10-134-159-6", endpointLabel(99999, 3, e))
 }

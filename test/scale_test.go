@@ -1,0 +1,559 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/server"
+	"github.com/tpdns/tpdns/zone"
+)
+
+// The scale benchmarks of issue 9, on the data bench/gen writes: 100,000
+// services of 3 endpoints (a 26 MB registry). Run them once each:
+//
+//	go test -run '^$' -bench Scale -benchtime 1x -v ./test/
+const (
+	scaleServices  = 100000
+	scaleEndpoints = 3
+	scaleZone      = "tp.internal."
+	// scaleLast is the last service of the registry: once it answers, the
+	// whole registry is served.
+	scaleLast = "svc-99999.tp.internal."
+	// scaleLastIP is svc-99999's third address, which the reload changes
+	// to scaleReloadIP (an address no other service has).
+	scaleLastIP, scaleReloadIP = "10.134.159.6", "10.134.159.7"
+)
+
+// scaleData writes the registry (and bench/gen's other files) into a
+// temporary directory and returns the registry's path.
+func scaleData(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	cmd := exec.Command("go", "run", "github.com/tpdns/tpdns/bench/gen",
+		"-n", strconv.Itoa(scaleServices), "-endpoints", strconv.Itoa(scaleEndpoints), "-queries", "1", "-out", dir)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("bench/gen: %v", err)
+	}
+	return filepath.Join(dir, "services.yaml")
+}
+
+// BenchmarkScaleLoad starts the tpdns binary on the 100,000 services and
+// reports the wall time from the process's start until the last service
+// answers (load-ms), and the process's resident memory then (rss-MiB) and
+// at its peak (hwm-MiB). Then it edits one address in the registry and
+// reports how long the reload took from the moment the poll finished
+// reading the file until the change was served (reload-ms), and the peak
+// memory after it (reload-hwm-MiB): old and new registries live side by
+// side for a while.
+//
+// Polls here pause 1 ms between attempts: the resolution is 1 ms, and a
+// busy loop would take one of two cores from the process it measures.
+func BenchmarkScaleLoad100k(b *testing.B) {
+	registry := scaleData(b)
+	port := FreePort(b)
+	addr := "127.0.0.1:" + port
+	corefile := filepath.Join(filepath.Dir(registry), "Corefile")
+	conf := fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n errors\n thirdparty {\n  services %s\n  reload 1s\n }\n}\n", port, registry)
+	if err := os.WriteFile(corefile, []byte(conf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+
+	var loads, rss, hwm []float64
+	var p *Process
+	b.ResetTimer()
+	for i := range b.N {
+		if p != nil {
+			stopProcess(p)
+		}
+		start := time.Now()
+		p = StartBinary(b, tpdnsBinary, corefile, "", "--quiet")
+		scaleWait(b, p, 60*time.Second, "svc-99999 A", func() bool {
+			return len(scaleA(addr, scaleLast)) == scaleEndpoints
+		})
+		loads = append(loads, ms(time.Since(start)))
+		status := procStatus(b, p.Cmd.Process.Pid)
+		rss, hwm = append(rss, status["VmRSS"]), append(hwm, status["VmHWM"])
+		b.Logf("run %d: load %.0f ms, VmRSS %.0f MiB, VmHWM %.0f MiB", i, loads[i], rss[i], hwm[i])
+	}
+	b.StopTimer()
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(median(loads), "load-ms")
+	b.ReportMetric(median(rss), "rss-MiB")
+	b.ReportMetric(median(hwm), "hwm-MiB")
+
+	reload, total := scaleReload(b, p, registry, addr)
+	b.ReportMetric(ms(reload), "reload-ms")
+	b.ReportMetric(procStatus(b, p.Cmd.Process.Pid)["VmHWM"], "reload-hwm-MiB")
+	b.Logf("reload: %.0f ms after the poll read the file, %.0f ms after the file was replaced (poll every 1s)", ms(reload), ms(total))
+}
+
+// scaleReload replaces the registry with one in which svc-99999 has
+// another address, right after a poll of the file, so that the next poll
+// reads the new file whole. It returns the time from the end of that read
+// (seen in the bytes the process has read, /proc/PID/io rchar) until the
+// change is served, and from the replacement.
+func scaleReload(b *testing.B, p *Process, registry, addr string) (reload, total time.Duration) {
+	b.Helper()
+	data, err := os.ReadFile(registry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := bytes.Count(data, []byte(scaleLastIP+"]")); n != 1 {
+		b.Fatalf("%s occurs %d times in the registry, want once", scaleLastIP, n)
+	}
+	edited := bytes.Replace(data, []byte(scaleLastIP+"]"), []byte(scaleReloadIP+"]"), 1)
+	size := int64(len(data))
+	pid := p.Cmd.Process.Pid
+
+	// A poll just read the file: the next is a second away.
+	r0 := readBytes(b, pid)
+	scaleWait(b, p, 10*time.Second, "a poll of the registry", func() bool { return readBytes(b, pid) >= r0+size })
+	tmp := registry + ".new"
+	if err := os.WriteFile(tmp, edited, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, registry); err != nil {
+		b.Fatal(err)
+	}
+	replaced := time.Now()
+	r1 := readBytes(b, pid)
+	scaleWait(b, p, 10*time.Second, "the poll reading the new registry", func() bool { return readBytes(b, pid) >= r1+size })
+	read := time.Now()
+	scaleWait(b, p, 30*time.Second, "the edited address served", func() bool {
+		return slices.Contains(scaleA(addr, scaleLast), scaleReloadIP)
+	})
+	return time.Since(read), time.Since(replaced)
+}
+
+// scaleWait polls cond every millisecond until it holds, failing the
+// benchmark if the process exits or within passes.
+func scaleWait(b *testing.B, p *Process, within time.Duration, what string, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			b.Fatalf("tpdns exited (%v) while waiting for %s:\n%s", err, what, p.Output)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out after %s waiting for %s:\n%s", within, what, p.Output)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopProcess kills p and waits for it to exit.
+func stopProcess(p *Process) {
+	p.Cmd.Process.Kill()
+	<-p.done
+}
+
+// scaleA returns the addresses of the A answer for name, or none when
+// there is no reply (yet).
+func scaleA(addr, name string) []string {
+	c := &dns.Client{Timeout: 100 * time.Millisecond}
+	r, _, err := c.Exchange(Query(name, dns.TypeA, 0), addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess {
+		return nil
+	}
+	return addresses(r)
+}
+
+// addresses are the A records of an answer.
+func addresses(r *dns.Msg) []string {
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return out
+}
+
+// procStatus returns the memory figures of /proc/PID/status (VmRSS,
+// VmHWM, ...) in MiB.
+func procStatus(b *testing.B, pid int) map[string]float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		kb, found := strings.CutSuffix(strings.TrimSpace(val), " kB")
+		if !ok || !found {
+			continue
+		}
+		if n, err := strconv.ParseFloat(kb, 64); err == nil {
+			out[key] = n / 1024
+		}
+	}
+	return out
+}
+
+// readBytes is how many bytes process pid has read so far: rchar of
+// /proc/PID/io.
+func readBytes(b *testing.B, pid int) int64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatalf("/proc/%d/io: %v", pid, err)
+			}
+			return n
+		}
+	}
+	b.Fatalf("/proc/%d/io has no rchar", pid)
+	return 0
+}
+
+// The health check of the flipping service: fall and rise 1, so that one
+// probe decides, and a short interval, so that the rounds are quick.
+const (
+	flipInterval = 100 * time.Millisecond
+	flipTimeout  = 50 * time.Millisecond
+	flipRounds   = 10
+)
+
+// BenchmarkScaleHealthFlip serves the 100,000 services in-process, plus
+// service flip whose three endpoints are checked by TCP against listeners
+// the benchmark owns. It closes the first endpoint's listener and measures
+// until the A answer no longer holds that address, then opens it again and
+// measures until it is back, flipRounds times each way.
+//
+// The start of each measure is the time the checker recorded the probe
+// that decided the flip, read from the API (the endpoint's last_check,
+// stamped just before the records are rebuilt) once DNS has flipped; the
+// DNS is polled in a busy loop. Reported: flip-ms (median of all flips),
+// flip-down-ms and flip-up-ms (medians each way), flip-max-ms, and
+// e2e-down-ms: from closing the listener, which adds the wait for the next
+// probe (at most the interval plus 10% jitter, plus the timeout).
+func BenchmarkScaleHealthFlip(b *testing.B) {
+	registry := scaleData(b)
+	dir := filepath.Dir(registry)
+	flip := newFlipListener(b, "127.0.0.1")
+	steady := []*flipListener{newFlipListener(b, "127.0.0.2"), newFlipListener(b, "127.0.0.3")}
+	f, err := os.OpenFile(registry, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintf(f, `  - name: flip
+    ports:
+      - name: db
+        port: 5432
+    endpoints: [%s, %s, %s]
+    check:
+      type: tcp
+      interval: %s
+      timeout: %s
+      rise: 1
+      fall: 1
+`, flip.addr, steady[0].addr, steady[1].addr, flipInterval, flipTimeout)
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+
+	port, api := FreePort(b), "127.0.0.1:"+FreePort(b)
+	dnsAddr := "127.0.0.1:" + port
+	Start(b, fmt.Sprintf(`tp.internal:%s {
+ bind 127.0.0.1
+ errors
+ thirdparty {
+  services %s
+  reload 0
+  store bolt %s
+  api %s {
+   token_file %s
+  }
+ }
+}
+`, port, registry, filepath.Join(dir, "tpdns.db"), api, filepath.Join(dir, "tpdns.token")))
+	token, err := os.ReadFile(filepath.Join(dir, "tpdns.token"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &flipHealth{url: "http://" + api + "/v1/services/flip", token: strings.TrimSpace(string(token)), client: &http.Client{Timeout: 2 * time.Second}}
+	// Close the listeners and the API's connections before the server's
+	// goroutine check.
+	b.Cleanup(func() {
+		h.client.CloseIdleConnections()
+		flip.close()
+		for _, l := range steady {
+			l.close()
+		}
+	})
+
+	conn, err := (&dns.Client{}).Dial(dnsAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	q := Query("flip.tp.internal.", dns.TypeA, 0)
+	// served polls DNS without pause until the flipping address is, or is
+	// no longer, in the answer, and returns when it saw that.
+	served := func(want bool) time.Time {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			conn.SetDeadline(time.Now().Add(time.Second))
+			if err := conn.WriteMsg(q); err != nil {
+				b.Fatal(err)
+			}
+			r, err := conn.ReadMsg()
+			now := time.Now()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if slices.Contains(addresses(r), flip.host) == want {
+				return now
+			}
+			if now.After(deadline) {
+				b.Fatalf("flip.tp.internal. A: %s still %v after 10s", flip.host, !want)
+			}
+		}
+	}
+	// The first probes of all three endpoints have passed.
+	deadline := time.Now().Add(time.Minute)
+	for h.state(b, flip.host) != "healthy" || h.state(b, steady[0].host) != "healthy" || h.state(b, steady[1].host) != "healthy" {
+		if time.Now().After(deadline) {
+			b.Fatal("the endpoints of flip did not become healthy within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	served(true)
+
+	var down, up, e2e []float64
+	b.ResetTimer()
+	for range b.N {
+		for range flipRounds {
+			closed := time.Now()
+			flip.close()
+			seen := served(false)
+			down = append(down, ms(seen.Sub(h.decided(b, flip.host, "unhealthy", closed, seen))))
+			e2e = append(e2e, ms(seen.Sub(closed)))
+
+			opened := time.Now()
+			flip.open(b)
+			seen = served(true)
+			up = append(up, ms(seen.Sub(h.decided(b, flip.host, "healthy", opened, seen))))
+		}
+	}
+	b.StopTimer()
+	all := append(slices.Clone(down), up...)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(median(all), "flip-ms")
+	b.ReportMetric(median(down), "flip-down-ms")
+	b.ReportMetric(median(up), "flip-up-ms")
+	b.ReportMetric(slices.Max(all), "flip-max-ms")
+	b.ReportMetric(median(e2e), "e2e-down-ms")
+	b.Logf("probe decided -> DNS, ms: down %.2f, up %.2f; listener closed -> DNS, ms: %.1f (bound from the check: interval %s + 10%% + timeout %s = %s)",
+		down, up, e2e, flipInterval, flipTimeout, flipInterval*11/10+flipTimeout)
+}
+
+// flipListener is a TCP listener that accepts and closes connections, on a
+// port that stays the same when it is closed and opened again.
+type flipListener struct {
+	host, addr string
+	ln         net.Listener
+	wg         sync.WaitGroup
+}
+
+func newFlipListener(b *testing.B, host string) *flipListener {
+	l := &flipListener{host: host, addr: host + ":0"}
+	l.open(b)
+	l.addr = l.ln.Addr().String()
+	return l
+}
+
+func (l *flipListener) open(b *testing.B) {
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l.ln = ln
+	l.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	})
+}
+
+// close closes the listener, and waits for its accept loop to end.
+func (l *flipListener) close() {
+	if l.ln != nil {
+		l.ln.Close()
+		l.ln = nil
+	}
+	l.wg.Wait()
+}
+
+// flipHealth reads the health of service flip's endpoints from the API.
+type flipHealth struct {
+	url, token string
+	client     *http.Client
+}
+
+type endpointHealth struct {
+	State     string    `json:"state"`
+	LastCheck time.Time `json:"last_check"`
+}
+
+func (h *flipHealth) get(b *testing.B, host string) endpointHealth {
+	b.Helper()
+	req, err := http.NewRequest("GET", h.url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Endpoints []struct {
+			Address string         `json:"address"`
+			Health  endpointHealth `json:"health"`
+		} `json:"endpoints"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		b.Fatalf("GET %s: %d: %v", h.url, resp.StatusCode, err)
+	}
+	for _, ep := range doc.Endpoints {
+		if ep.Address == host {
+			return ep.Health
+		}
+	}
+	b.Fatalf("GET %s: no endpoint %s", h.url, host)
+	return endpointHealth{}
+}
+
+func (h *flipHealth) state(b *testing.B, host string) string { return h.get(b, host).State }
+
+// decided returns when the checker recorded the probe that put host in
+// state: a time between the change to the listener and DNS seeing it.
+// The next probe is an interval away, so it has not overwritten it yet.
+func (h *flipHealth) decided(b *testing.B, host, state string, changed, seen time.Time) time.Time {
+	b.Helper()
+	st := h.get(b, host)
+	if st.State != state || st.LastCheck.Before(changed) || st.LastCheck.After(seen) {
+		b.Fatalf("%s: %s, last check %s; want %s, checked between %s and %s",
+			host, st.State, st.LastCheck.Format(time.StampMicro), state, changed.Format(time.StampMicro), seen.Format(time.StampMicro))
+	}
+	return st.LastCheck
+}
+
+// BenchmarkScaleParseBuild splits the in-process cost of loading the
+// 100,000 services: parsing the registry (parse-ms), building the zone's
+// view from it (build-ms), and starting a whole server on it (start-ms:
+// parsing, building, the plugin's own bookkeeping, listening), with the
+// live heap the parsed registry (registry-MiB) and its view (view-MiB)
+// take. Profile it with -cpuprofile to see where the time goes:
+//
+//	go test -run '^$' -bench ScaleParseBuild -benchtime 1x -cpuprofile cpu.out ./test/
+//	go tool pprof -top -cum test.test cpu.out
+func BenchmarkScaleParseBuild(b *testing.B) {
+	registry := scaleData(b)
+	data, err := os.ReadFile(registry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := FreePort(b)
+	conf := fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n errors\n thirdparty {\n  services %s\n  reload 0\n }\n}\n", port, registry)
+
+	var parse, build, start, parsedHeap, viewHeap []float64
+	b.ResetTimer()
+	for range b.N {
+		base := liveHeap()
+		t0 := time.Now()
+		services, err := config.ParseYAML(registry, data, config.Options{Zones: []string{scaleZone}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		parse = append(parse, ms(time.Since(t0)))
+		parsed := liveHeap()
+		t0 = time.Now()
+		view := zone.Build(scaleZone, services, zone.Options{TTL: 10})
+		build = append(build, ms(time.Since(t0)))
+		built := liveHeap()
+		runtime.KeepAlive(services)
+		runtime.KeepAlive(view)
+		parsedHeap = append(parsedHeap, mib(parsed-base))
+		viewHeap = append(viewHeap, mib(built-parsed))
+
+		t0 = time.Now()
+		inst, err := server.Start(server.Input{Filename: "Corefile", Contents: []byte(conf), Quiet: true})
+		if err != nil {
+			b.Fatalf("starting server: %v", err)
+		}
+		start = append(start, ms(time.Since(t0)))
+		got := scaleA("127.0.0.1:"+port, scaleLast)
+		if err := server.Stop(inst); err != nil {
+			b.Fatalf("stopping server: %v", err)
+		}
+		if len(got) != scaleEndpoints {
+			b.Fatalf("svc-99999 A: %v", got)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(median(parse), "parse-ms")
+	b.ReportMetric(median(build), "build-ms")
+	b.ReportMetric(median(start), "start-ms")
+	b.ReportMetric(median(parsedHeap), "registry-MiB")
+	b.ReportMetric(median(viewHeap), "view-MiB")
+}
+
+func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// liveHeap is the heap in use after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// median of xs, which it sorts.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
+}
