@@ -12,8 +12,12 @@ const maxAliasNodes = 100000
 // whose aliases expand it by more than maxAliasNodes nodes. After it
 // passes, the walk may follow every alias.
 func (d *decoder) checkAliases(root *yaml.Node) bool {
+	nodes, aliases := countNodes(root)
+	if aliases == 0 {
+		return true // nothing to expand: the common case, and a cheap one
+	}
 	x := expansion{
-		limit:  countNodes(root) + maxAliasNodes,
+		limit:  nodes + maxAliasNodes,
 		size:   make(map[*yaml.Node]int),
 		inside: make(map[*yaml.Node]bool),
 	}
@@ -29,13 +33,18 @@ func (d *decoder) checkAliases(root *yaml.Node) bool {
 	return true
 }
 
-// countNodes counts the nodes of the tree under n, an alias as one.
-func countNodes(n *yaml.Node) int {
-	total := 1
-	for _, c := range n.Content {
-		total += countNodes(c)
+// countNodes counts the nodes of the tree under n, an alias as one, and
+// the aliases among them.
+func countNodes(n *yaml.Node) (nodes, aliases int) {
+	nodes = 1
+	if n.Kind == yaml.AliasNode {
+		aliases = 1
 	}
-	return total
+	for _, c := range n.Content {
+		cn, ca := countNodes(c)
+		nodes, aliases = nodes+cn, aliases+ca
+	}
+	return nodes, aliases
 }
 
 // expansion computes how many nodes a walk that follows every alias would

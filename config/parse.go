@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -76,6 +79,46 @@ func (d *decoder) parse(data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
+// services decodes the items of the services list. A large registry is
+// decoded in parallel, in contiguous parts whose errors are then joined in
+// order, as one walk would have found them.
+func (d *decoder) services(items []*yaml.Node) []*serviceDecl {
+	parts := min(runtime.GOMAXPROCS(0), len(items)/minPart)
+	if parts <= 1 {
+		return d.serviceRange(items, 0)
+	}
+	decls := make([][]*serviceDecl, parts)
+	workers := make([]*decoder, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		from, to := p*len(items)/parts, (p+1)*len(items)/parts
+		w := *d
+		w.errs = nil
+		workers[p] = &w
+		wg.Go(func() { decls[p] = w.serviceRange(items[from:to], from) })
+	}
+	wg.Wait()
+	for _, w := range workers {
+		d.errs = append(d.errs, w.errs...)
+	}
+	return slices.Concat(decls...)
+}
+
+// minPart is the fewest services worth a goroutine of their own.
+const minPart = 1000
+
+// serviceRange decodes items, the first of which is the services list's
+// item first.
+func (d *decoder) serviceRange(items []*yaml.Node, first int) []*serviceDecl {
+	decls := make([]*serviceDecl, 0, len(items))
+	for i, item := range items {
+		if sd := d.service(item, index("services", first+i)); sd != nil {
+			decls = append(decls, sd)
+		}
+	}
+	return decls
+}
+
 // isEmpty reports whether n is a null written as nothing at all.
 func isEmpty(n *yaml.Node) bool { return isNull(n) && n.Value == "" }
 
@@ -116,12 +159,7 @@ func (d *decoder) document(root *yaml.Node) []Service {
 	if !ok {
 		return nil
 	}
-	decls := make([]*serviceDecl, 0, len(items))
-	for i, item := range items {
-		if sd := d.service(item, index("services", i)); sd != nil {
-			decls = append(decls, sd)
-		}
-	}
+	decls := d.services(items)
 	d.checkUnique(decls)
 	services := make([]Service, len(decls))
 	for i, sd := range decls {

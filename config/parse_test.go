@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -917,4 +918,31 @@ func TestSpecExampleIsValid(t *testing.T) {
 	assert.Equal(t, uint16(1522), services[0].Endpoints[1].Port)
 	assert.Equal(t, "standby", services[0].Endpoints[1].Label)
 	assert.Equal(t, CheckTCP, services[0].Check.Type)
+}
+
+// TestLargeRegistryErrorsInOrder checks that decoding a registry in
+// parallel parts finds the errors one walk finds, in the same order.
+func TestLargeRegistryErrorsInOrder(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 5 * minPart {
+		switch i {
+		case 7, 2*minPart + 1, 5*minPart - 1:
+			fmt.Fprintf(&b, "  - name: svc-%d\n    ports: [{name: db, port: 0}]\n    endpoints: [10.0.0.300]\n", i)
+		case 4 * minPart:
+			b.WriteString("  - name: svc-3\n") // a duplicate, found across parts
+		default:
+			fmt.Fprintf(&b, "  - name: svc-%d\n    endpoints: [10.0.0.1]\n", i)
+		}
+	}
+	data := []byte(b.String())
+	_, err := ParseYAML("big.yaml", data, Options{})
+	require.Error(t, err)
+
+	d := newDecoder("big.yaml", "YAML", true, Options{})
+	root := d.parse(data)
+	items, _ := d.list(root.Content[1], "services")
+	d.checkUnique(d.serviceRange(items, 0))
+	assert.Equal(t, d.err().Error(), err.Error())
+	assert.Len(t, err.(ErrorList), 7)
 }

@@ -72,6 +72,10 @@ func (s *service) build(opts Options) *records {
 	hdr := func(name string, t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
 	}
+	portOwners := make([]string, len(def.Ports))
+	for p, port := range def.Ports {
+		portOwners[p] = srvOwner(port, s.owner)
+	}
 	for i, ep := range def.Endpoints {
 		if !answered[i] {
 			continue
@@ -99,14 +103,17 @@ func (s *service) build(opts Options) *records {
 			rr := srvRR{rr: &dns.SRV{Hdr: hdr(s.owner, dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}, glue: glue}
 			r.srv = append(r.srv, rr)
 			portRR := rr
-			portRR.rr = &dns.SRV{Hdr: hdr(srvOwner(port, s.owner), dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}
+			portRR.rr = &dns.SRV{Hdr: hdr(portOwners[p], dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}
 			r.ports[p] = append(r.ports[p], portRR)
 		}
 	}
 	// Connection information does not depend on health, nor its TTL.
 	txtHdr := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
 	r.txt = txtRecord(txtHdr, def.Connection, nil)
-	r.txtAll = txtRecord(txtHdr, def.Connection, def.Secrets)
+	r.txtAll = r.txt
+	if len(def.Secrets) > 0 {
+		r.txtAll = txtRecord(txtHdr, def.Connection, def.Secrets)
+	}
 	r.wire = s.wireForm(r)
 	return r
 }

@@ -6,7 +6,11 @@
 package zone
 
 import (
+	"maps"
 	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -44,7 +48,7 @@ const PanicTTL = 5
 type View struct {
 	zone       string
 	nodes      map[string]*node
-	services   map[string]*service // by name relative to the zone
+	services   map[string]*service // by name; those with records to update
 	opts       Options
 	soa        dns.RR
 	negative   []dns.RR // the authority section of NXDOMAIN and NODATA: the SOA
@@ -84,9 +88,10 @@ type ptr struct {
 // every enabled endpoint answered as healthy.
 func Build(zone string, services []config.Service, opts Options) *View {
 	v := newView(zone, zone, opts)
+	v.addServices(services)
 	for i := range services {
 		def := &services[i]
-		s := v.addService(def)
+		s := v.services[def.Name]
 		v.add(s.owner, &node{kind: kindService, svc: s})
 		for j, ep := range def.Endpoints {
 			if ep.Label != "" {
@@ -111,7 +116,9 @@ func BuildReverse(rzone, forward string, services []config.Service, opts Options
 	v := newView(rzone, forward, opts)
 	for i := range services {
 		def := &services[i]
-		s := v.addService(def)
+		// Only for the allow list and TTL: PTR records do not follow
+		// health, so the service has no records to update.
+		s := v.newService(def)
 		s.owner = owner(def.Name, forward)
 		for _, ep := range def.Endpoints {
 			if ep.IsHost() || ep.Disabled {
@@ -157,23 +164,48 @@ func newView(zone, nsZone string, opts Options) *View {
 	return v
 }
 
-func (v *View) addService(def *config.Service) *service {
+// addServices adds the services defs with their records.
+func (v *View) addServices(defs []config.Service) {
+	all := make([]*service, len(defs))
+	for i := range defs {
+		all[i] = v.newService(&defs[i])
+		v.services[defs[i].Name] = all[i]
+	}
+	v.buildAll(all)
+}
+
+func (v *View) newService(def *config.Service) *service {
 	s := &service{def: def, owner: owner(def.Name, v.zone), ttl: v.ttl}
 	if def.TTL != nil {
 		s.ttl = *def.TTL
 	}
 	s.allow = def.Allow
 	s.secret = def.SecretsAllow
-	s.recs.Store(s.build(v.opts))
-	v.services[def.Name] = s
 	return s
 }
 
+// buildAll builds the records of services, on every processor: each
+// service's are its own.
+func (v *View) buildAll(services []*service) {
+	parts := min(runtime.GOMAXPROCS(0), len(services)/minPart+1)
+	var wg sync.WaitGroup
+	for p := range parts {
+		part := services[p*len(services)/parts : (p+1)*len(services)/parts]
+		wg.Go(func() {
+			for _, s := range part {
+				s.recs.Store(s.build(v.opts))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// minPart is the fewest services worth a goroutine of their own.
+const minPart = 1000
+
 // UpdateAll rebuilds the records of every service, as Update does one.
 func (v *View) UpdateAll() {
-	for _, s := range v.services {
-		s.recs.Store(s.build(v.opts))
-	}
+	v.buildAll(slices.Collect(maps.Values(v.services)))
 }
 
 // Update rebuilds the records of the service named name (relative to the

@@ -123,7 +123,8 @@ func (s *service) wireForm(r *records) *wireRecords {
 	if r.txt != nil {
 		w.txt = p.pack(r.txt)
 	}
-	if r.txtAll != nil {
+	w.txtAll = w.txt
+	if r.txtAll != r.txt {
 		w.txtAll = p.pack(r.txtAll)
 	}
 	w.srv = p.srvs(s.owner, r.srv)

@@ -76,11 +76,6 @@ func (tp *ThirdParty) healthChanged(service string) {
 	for _, v := range *tp.views.Load() {
 		v.Update(service)
 	}
-	for i := range tp.services {
-		if tp.services[i].Name == service {
-			tp.countEndpoints(&tp.services[i])
-		}
-	}
 }
 
 // Ready implements plugin.Readiness: the registry is loaded when the

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -84,6 +86,14 @@ func TestUnhealthyEndpointsLeaveAndReturn(t *testing.T) {
 	limit := 2*200*time.Millisecond + 100*time.Millisecond + 500*time.Millisecond // interval × fall + timeout + slack
 	took := waitAddresses(t, addr, "db.tp.internal.", []string{"127.0.0.11"}, limit)
 	t.Logf("left the answers after %s (limit %s)", took, limit)
+	assert.NoError(t, testutil.GatherAndCompare(prometheus.DefaultGatherer, strings.NewReader(`
+# HELP tpdns_thirdparty_endpoints Endpoints of each service, by health state.
+# TYPE tpdns_thirdparty_endpoints gauge
+tpdns_thirdparty_endpoints{service="db",state="disabled"} 0
+tpdns_thirdparty_endpoints{service="db",state="healthy"} 1
+tpdns_thirdparty_endpoints{service="db",state="unhealthy"} 1
+tpdns_thirdparty_endpoints{service="db",state="unknown"} 0
+`), "tpdns_thirdparty_endpoints"))
 
 	b = listen(t, "127.0.0.12:"+port)
 	defer b.Close()

@@ -17,6 +17,7 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	if err := tp.openStore(prev); err != nil {
 		return err
 	}
+	endpointsGauge.add(tp)
 	ctx, cancel := context.WithCancel(context.Background())
 	tp.cancel = cancel
 	if tp.st != nil {
@@ -31,6 +32,9 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	tp.inherit(prev)
 	tp.checker.Start()
 	tp.pollFile()
+	if tp.opts.services != "" {
+		tp.background.Go(releaseMemory) // serving meanwhile
+	}
 	if tp.opts.api.addr != "" {
 		api, err := startAPI(tp, c)
 		if err != nil {
@@ -61,6 +65,7 @@ func (tp *ThirdParty) abort() {
 func (tp *ThirdParty) stop() error {
 	var err error
 	tp.stopOnce.Do(func() {
+		endpointsGauge.remove(tp)
 		if tp.api != nil {
 			tp.api.stop()
 		}

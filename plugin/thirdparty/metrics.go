@@ -1,6 +1,9 @@
 package thirdparty
 
 import (
+	"slices"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -11,10 +14,9 @@ import (
 // The metrics of the thirdparty plugin. Label values are service names,
 // which the registry bounds, never query names.
 var (
-	endpointsGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: namespace, Subsystem: "thirdparty", Name: "endpoints",
-		Help: "Endpoints of each service, by health state.",
-	}, []string{"service", "state"})
+	endpointsGauge = register(&endpointStates{desc: prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "thirdparty", "endpoints"),
+		"Endpoints of each service, by health state.", []string{"service", "state"}, nil)})
 	healthChecks = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "thirdparty", Name: "health_checks_total",
 		Help: "Health probes run, by service and result (success or failure).",
@@ -54,18 +56,6 @@ func observeProbe(service string, r health.Result) {
 // states are the health states the endpoints gauge has a series for.
 var states = []health.State{health.Healthy, health.Unhealthy, health.Unknown, health.Disabled}
 
-// countEndpoints sets the endpoints gauge of s from the states its
-// endpoints have now.
-func (tp *ThirdParty) countEndpoints(s *config.Service) {
-	var counts [4]int
-	for _, ep := range s.Endpoints {
-		counts[tp.state(s, ep)]++
-	}
-	for _, st := range states {
-		endpointsGauge.WithLabelValues(s.Name, st.String()).Set(float64(counts[st]))
-	}
-}
-
 // state is the health state of ep: disabled, always healthy without a
 // check, else what the checker knows.
 func (tp *ThirdParty) state(s *config.Service, ep config.Endpoint) health.State {
@@ -79,9 +69,62 @@ func (tp *ThirdParty) state(s *config.Service, ep config.Endpoint) health.State 
 	return st.State
 }
 
-// forgetEndpoints removes the gauge series of services no longer served.
-func forgetEndpoints(service string) {
-	for _, st := range states {
-		endpointsGauge.DeleteLabelValues(service, st.String())
+// endpointStates is the endpoints gauge. It counts the endpoints of the
+// running plugins when it is scraped, rather than keeping a series per
+// service and state up to date: at 100,000 services, 400,000 series to
+// set at every registry load.
+type endpointStates struct {
+	desc    *prometheus.Desc
+	mu      sync.Mutex
+	running []*ThirdParty // oldest first
+}
+
+func register(c *endpointStates) *endpointStates {
+	prometheus.MustRegister(c)
+	return c
+}
+
+// add counts the endpoints of tp from now on; during a reload, those of
+// the configuration starting win over the one stopping.
+func (c *endpointStates) add(tp *ThirdParty) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running = append(c.running, tp)
+}
+
+// remove stops counting the endpoints of tp.
+func (c *endpointStates) remove(tp *ThirdParty) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running = slices.DeleteFunc(c.running, func(r *ThirdParty) bool { return r == tp })
+}
+
+// Describe implements prometheus.Collector.
+func (c *endpointStates) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector: one series per service and
+// state, each service counted by the newest plugin serving it.
+func (c *endpointStates) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	running := slices.Clone(c.running)
+	c.mu.Unlock()
+	seen := map[string]bool{}
+	for _, tp := range slices.Backward(running) {
+		tp.mu.Lock()
+		for i := range tp.services {
+			s := &tp.services[i]
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			var counts [4]int
+			for _, ep := range s.Endpoints {
+				counts[tp.state(s, ep)]++
+			}
+			for _, st := range states {
+				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), s.Name, st.String())
+			}
+		}
+		tp.mu.Unlock()
 	}
 }

@@ -37,7 +37,6 @@ type ThirdParty struct {
 	stored    map[string]storedService // the store's, by name
 	conflicts map[string]string        // store services not served, and why
 	services  []config.Service         // what is served: the union
-	counted   map[string]bool          // services with series in the endpoints gauge
 	st        store.Store
 	ownsStore bool        // false once handed over to the next configuration
 	storeFrom *ThirdParty // the configuration the store was taken over from
