@@ -3,7 +3,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.gitCommit=$(REVISION)
 FUZZTIME ?= 20s
 
-.PHONY: build run coredns test test-deps lint fuzz bench bench-go clean
+.PHONY: build run coredns test test-deps lint fuzz bench bench-scale bench-go clean
 
 ## build: the tpdns and tpdnsctl binaries, in bin/
 build:
@@ -50,6 +50,12 @@ fuzz:
 ## (BENCH_SECONDS per run, default 10; BENCH_ROUNDS, default 3); needs dnsperf
 bench:
 	bash bench/run.sh
+
+## bench-scale: 100,000 services of 3 endpoints (load time, memory, reload,
+## health flip) and 10,000 health-checked endpoints (CPU)
+bench-scale:
+	$(GO) test -run '^$$' -bench Scale -benchtime 1x -v ./test/
+	$(GO) test -run '^$$' -bench Checker10k -benchtime 1x ./health/
 
 ## bench-go: the Go benchmarks of the answering path
 bench-go:
