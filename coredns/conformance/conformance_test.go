@@ -207,6 +207,13 @@ func TestHealthFlipAndReload(t *testing.T) {
 	for _, name := range []string{"tpdns", "coredns"} {
 		addrs[name], procs[name] = start(t, name, reg, corefile)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name, p := range procs {
+				t.Logf("%s on %s:\n%s", name, addrs[name], p.Output)
+			}
+		}
+	})
 	count := func(name, service string) int {
 		return len(ask(t, addrs[name], "127.0.0.1", service+".tp.internal.", dns.TypeA).Answer)
 	}
