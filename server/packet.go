@@ -93,8 +93,8 @@ type packetReader struct {
 	packet plugin.Packet
 }
 
-// answer appends to reply the reply to the query q from client and returns
-// it, when the packet path can answer q; otherwise ok is false and the
+// answerPacket makes the reply to the query q from client in the memory of
+// reply, when the packet path can answer q; otherwise ok is false and the
 // chain must.
 func (s *Server) answerPacket(rd *packetReader, q []byte, client netip.Addr, reply []byte) (out []byte, a packetAnswer, ok bool) {
 	if len(q) < headerLen+5 {

@@ -50,10 +50,11 @@ type srvRR struct {
 	glue dns.RR // nil for host-name targets
 }
 
-// build prepares the records of s for the endpoints opts.Up answers.
+// build prepares the records of s for the endpoints opts.Up answers, in
+// both forms (p packs the wire form).
 // Disabled endpoints are never answered. A service with endpoints of which
 // none is up answers none, or with opts.Panic all enabled ones, briefly.
-func (s *service) build(opts Options) *records {
+func (s *service) build(opts Options, p *packer) *records {
 	def := s.def
 	r := &records{endpoints: make([]dns.RR, len(def.Endpoints)), ports: make([][]srvRR, len(def.Ports))}
 	answered := make([]bool, len(def.Endpoints))
@@ -114,7 +115,7 @@ func (s *service) build(opts Options) *records {
 	if len(def.Secrets) > 0 {
 		r.txtAll = txtRecord(txtHdr, def.Connection, def.Secrets)
 	}
-	r.wire = s.wireForm(r)
+	r.wire = s.wireForm(r, p)
 	return r
 }
 

@@ -192,8 +192,9 @@ func (v *View) buildAll(services []*service) {
 	for p := range parts {
 		part := services[p*len(services)/parts : (p+1)*len(services)/parts]
 		wg.Go(func() {
+			p := newPacker()
 			for _, s := range part {
-				s.recs.Store(s.build(v.opts))
+				s.recs.Store(s.build(v.opts, p))
 			}
 		})
 	}
@@ -214,7 +215,7 @@ func (v *View) UpdateAll() {
 // new, never a mix.
 func (v *View) Update(name string) {
 	if s, ok := v.services[name]; ok {
-		s.recs.Store(s.build(v.opts))
+		s.recs.Store(s.build(v.opts, newPacker()))
 	}
 }
 

@@ -2,9 +2,9 @@ package zone
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"net/netip"
-	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -51,9 +51,11 @@ type packer struct {
 	failed  bool // a record did not pack: the wire form is unusable
 }
 
-var packers = sync.Pool{New: func() any {
-	return &packer{scratch: make([]byte, packAt+dns.MaxMsgSize), names: map[string]int{}}
-}}
+// newPacker returns a packer with room for the usual records; it grows for
+// larger ones.
+func newPacker() *packer {
+	return &packer{scratch: make([]byte, packAt+4096), names: map[string]int{}}
+}
 
 // question sets the question name that the next records may point into.
 func (p *packer) question(name string) {
@@ -66,6 +68,10 @@ func (p *packer) question(name string) {
 // pack appends rr in wire form.
 func (p *packer) pack(rr dns.RR) span {
 	end, err := dns.PackRR(rr, p.scratch, packAt, p.names, true)
+	if errors.Is(err, dns.ErrBuf) && len(p.scratch) < packAt+dns.MaxMsgSize {
+		p.scratch = make([]byte, packAt+dns.MaxMsgSize)
+		return p.pack(rr)
+	}
 	if err != nil {
 		p.failed = true
 		return span{}
@@ -82,6 +88,10 @@ func (p *packer) body(rr dns.RR) []byte {
 	defer func() { *rr.Header() = h }()
 	rr.Header().Name = "."
 	end, err := dns.PackRR(rr, p.scratch, packAt, nil, false)
+	if errors.Is(err, dns.ErrBuf) && len(p.scratch) < packAt+dns.MaxMsgSize {
+		p.scratch = make([]byte, packAt+dns.MaxMsgSize)
+		return p.body(rr)
+	}
 	if err != nil {
 		p.failed = true
 		return nil
@@ -111,10 +121,9 @@ func (p *packer) srvs(question string, srvs []srvRR) []wireSRV {
 	return out
 }
 
-// wireForm packs the records r of s; nil when one of them does not pack.
-func (s *service) wireForm(r *records) *wireRecords {
-	p := packers.Get().(*packer)
-	defer packers.Put(p)
+// wireForm packs the records r of s with p; nil when one of them does not
+// pack.
+func (s *service) wireForm(r *records, p *packer) *wireRecords {
 	p.wire, p.failed = p.wire[:0], false
 	w := &wireRecords{}
 	p.question(s.owner)
@@ -165,9 +174,7 @@ type wireApex struct {
 }
 
 func (v *View) packApex() {
-	p := packers.Get().(*packer)
-	defer packers.Put(p)
-	p.failed = false
+	p := newPacker()
 	apex := &wireApex{soa: p.body(v.soa), ns: p.body(v.ns), zoneLen: wireLen(v.zone)}
 	if !p.failed {
 		v.wire = apex

@@ -167,3 +167,17 @@ func decode(t *testing.T, out []byte, r WireReply) *dns.Msg {
 	require.NoError(t, m.Unpack(out))
 	return m
 }
+
+// TestAppendWireLargeRecord checks a record larger than the packer's first
+// buffer: a TXT record of about 10 KB.
+func TestAppendWireLargeRecord(t *testing.T) {
+	conn := map[string]string{}
+	for i := range 100 {
+		conn[fmt.Sprintf("KEY_%03d", i)] = strings.Repeat("v", 90)
+	}
+	v := Build("tp.internal.", []config.Service{{Name: "big", Connection: conn}}, Options{TTL: 10})
+	got, ok := appendWire(t, v, "big.tp.internal.", dns.TypeTXT, "10.9.9.9")
+	require.True(t, ok)
+	assert.Equal(t, lookup(v, "big.tp.internal.", dns.TypeTXT, "10.9.9.9"), got)
+	assert.Greater(t, len(got.answer[0]), 10000)
+}
