@@ -33,6 +33,10 @@ func (d *decoder) endpoints(sd *serviceDecl, e entry) {
 	}
 	path := join(sd.path, "endpoints")
 	items, _ := d.list(e.val, path)
+	if len(items) > 0 {
+		sd.svc.Endpoints = make([]Endpoint, 0, len(items))
+		sd.endpoints = make([]endpointDecl, 0, len(items))
+	}
 	for i, item := range items {
 		ep, ed := d.endpoint(sd, item, index(path, i))
 		sd.svc.Endpoints = append(sd.svc.Endpoints, ep)

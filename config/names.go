@@ -63,7 +63,11 @@ type owner struct {
 // "oracle.finance" and a service "standby.oracle.finance"). The error is
 // at the later use. Endpoints of one service are checkEndpoints' concern.
 func (d *decoder) checkUnique(decls []*serviceDecl) {
-	used := make(map[string]owner)
+	names := 0
+	for _, sd := range decls {
+		names += 1 + len(sd.endpoints)
+	}
+	used := make(map[string]owner, names)
 	claim := func(name string, o owner, n *yaml.Node, field string) {
 		prev, dup := used[name]
 		switch {

@@ -28,8 +28,9 @@ func (d *decoder) txt(e entry, path string) (map[string]string, map[string]*yaml
 		return nil, nil
 	}
 	var values map[string]string
-	keys := make(map[string]*yaml.Node)
-	for _, kv := range d.entries(n, path) {
+	entries := d.entries(n, path)
+	keys := make(map[string]*yaml.Node, len(entries))
+	for _, kv := range entries {
 		field := join(path, kv.name)
 		if !txtKey.MatchString(kv.name) {
 			d.errorf(kv.key, field, "key must match %s", txtKeyPattern)
@@ -44,7 +45,7 @@ func (d *decoder) txt(e entry, path string) (map[string]string, map[string]*yaml
 			continue
 		}
 		if values == nil {
-			values = make(map[string]string)
+			values = make(map[string]string, len(entries))
 		}
 		values[kv.name], keys[kv.name] = v, kv.key
 	}
