@@ -74,15 +74,17 @@ type answer struct {
 func lookup(v *View, name string, qtype uint16, client string) answer {
 	m := new(dns.Msg)
 	r := v.Lookup(Query{Name: name, Type: qtype, Client: netip.MustParseAddr(client), Local: netip.MustParseAddr("127.0.0.1")}, m)
-	str := func(rrs []dns.RR) []string {
-		var out []string
-		for _, rr := range rrs {
-			out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
-		}
-		slices.Sort(out)
-		return out
+	return answer{r, lines(m.Answer), lines(m.Ns), lines(m.Extra)}
+}
+
+// lines are records as sorted zone-file lines.
+func lines(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs {
+		out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
 	}
-	return answer{r, str(m.Answer), str(m.Ns), str(m.Extra)}
+	slices.Sort(out)
+	return out
 }
 
 const soa = "tp.internal. 10 IN SOA ns.dns.tp.internal. hostmaster.tp.internal. 42 7200 1800 86400 10"

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"testing"
 
@@ -27,19 +26,11 @@ func appendWire(t *testing.T, v *View, name string, qtype uint16, client string)
 		return answer{}, false
 	}
 	m := decode(t, out, r)
-	str := func(rrs []dns.RR) []string {
-		var out []string
-		for _, rr := range rrs {
-			out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
-		}
-		slices.Sort(out)
-		return out
-	}
 	res := Answered
 	if r.Rcode == dns.RcodeNameError {
 		res = NXDomain
 	}
-	return answer{res, str(m.Answer), str(m.Ns), str(m.Extra)}, true
+	return answer{res, lines(m.Answer), lines(m.Ns), lines(m.Extra)}, true
 }
 
 // TestAppendWire checks that the wire form answers every name and type of
