@@ -60,7 +60,17 @@ func start(t *testing.T, name, registry, corefile string) (string, *test.Process
 	path := filepath.Join(dir, "Corefile")
 	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(corefile, "PORT", port)), 0o644))
 	addr := "127.0.0.1:" + port
-	return addr, test.StartBinary(t, binaries[name], path, addr)
+	p := test.StartBinary(t, binaries[name], path, addr)
+	t.Cleanup(func() {
+		if t.Failed() {
+			state := "running"
+			if err := p.Cmd.Process.Signal(syscall.Signal(0)); err != nil {
+				state = err.Error()
+			}
+			t.Logf("%s on %s (%s):\n%s", name, addr, state, p.Output)
+		}
+	})
+	return addr, p
 }
 
 const corefile = `tp.internal:PORT 192.0.2.0/24:PORT 8.b.d.0.1.0.0.2.ip6.arpa:PORT 10.0.0.0/8:PORT {
@@ -207,13 +217,6 @@ func TestHealthFlipAndReload(t *testing.T) {
 	for _, name := range []string{"tpdns", "coredns"} {
 		addrs[name], procs[name] = start(t, name, reg, corefile)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for name, p := range procs {
-				t.Logf("%s on %s:\n%s", name, addrs[name], p.Output)
-			}
-		}
-	})
 	count := func(name, service string) int {
 		return len(ask(t, addrs[name], "127.0.0.1", service+".tp.internal.", dns.TypeA).Answer)
 	}
