@@ -176,7 +176,11 @@ func (r *udpReader) run() error {
 	}
 }
 
-// read reads up to udpBatch datagrams, waiting for the first.
+// read reads up to udpBatch datagrams, waiting for the first. The socket
+// is non-blocking, but not always: a reload's copy of it (os.File.Fd, in
+// caddy) makes it blocking for a moment, and a blocking recvmmsg would wait
+// for a whole batch, holding the queries it has. MSG_DONTWAIT makes every
+// call return at once whatever the socket's mode.
 func (r *udpReader) read() (int, error) {
 	for i := range udpBatch {
 		h := &r.in[i].Hdr
@@ -189,7 +193,7 @@ func (r *udpReader) read() (int, error) {
 	var n int
 	var errno syscall.Errno
 	err := r.u.raw.Read(func(fd uintptr) bool {
-		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, 0, 0, 0)
+		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN {
 			return false
 		}
@@ -247,7 +251,7 @@ func (r *udpReader) write(n int) {
 	for sent := 0; sent < n; {
 		var errno syscall.Errno
 		err := r.u.raw.Write(func(fd uintptr) bool {
-			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), 0, 0, 0)
+			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
 			if e == unix.EAGAIN {
 				return false
 			}
