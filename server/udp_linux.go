@@ -109,7 +109,9 @@ func (u *udpServer) serve(started func()) error {
 // answered.
 func (u *udpServer) stop(ctx context.Context) {
 	u.stopping.Store(true)
-	_ = u.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the readers
+	// Wakes the readers; it fails only on a closed socket, whose readers
+	// have returned already.
+	_ = u.conn.SetReadDeadline(time.Unix(1, 0))
 	done := make(chan struct{})
 	go func() {
 		u.readers.Wait()
@@ -229,9 +231,9 @@ func (r *udpReader) answer(n int) {
 		h := &r.out[out].Hdr
 		*h = unix.Msghdr{Name: r.in[i].Hdr.Name, Namelen: r.in[i].Hdr.Namelen, Iov: &r.outIov[out]}
 		h.SetIovlen(1)
-		if r.control[i] != nil && r.replyControl(i) {
-			h.Control = &r.control[i][0]
-			h.SetControllen(int(r.in[i].Hdr.Controllen))
+		if control := r.replyControl(i); control != nil {
+			h.Control = &control[0]
+			h.SetControllen(len(control))
 		}
 		out++
 	}
@@ -293,46 +295,50 @@ func port(p uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// replyControl turns the packet information of datagram i into the one its
-// reply is sent with: from the address the datagram came to. It reports
-// whether there is one.
-func (r *udpReader) replyControl(i int) bool {
-	b := r.control[i][:r.in[i].Hdr.Controllen]
-	if len(b) < unix.SizeofCmsghdr {
-		return false
-	}
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-	data := b[unix.CmsgLen(0):]
-	switch {
-	case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
-		info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
-		info.Spec_dst, info.Ifindex = info.Addr, 0
-		return true
-	case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
-		info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
-		info.Ifindex = 0
-		return true
-	}
-	return false
-}
-
-// localAddr is the address datagram i came to: from its packet
-// information on a wildcard socket.
-func (r *udpReader) localAddr(i int) netip.AddrPort {
+// pktinfo returns the packet information of datagram i, IPv4 or IPv6;
+// both nil on a socket bound to one address, which has none.
+func (r *udpReader) pktinfo(i int) (*unix.Inet4Pktinfo, *unix.Inet6Pktinfo) {
 	if r.control[i] == nil {
-		return r.u.local
+		return nil, nil
 	}
 	b := r.control[i][:r.in[i].Hdr.Controllen]
 	if len(b) < unix.CmsgLen(unix.SizeofInet4Pktinfo) {
-		return r.u.local
+		return nil, nil
 	}
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
 	data := b[unix.CmsgLen(0):]
 	switch {
 	case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO:
-		return netip.AddrPortFrom(netip.AddrFrom4((*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0])).Addr), r.u.local.Port())
+		return (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0])), nil
 	case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
-		return netip.AddrPortFrom(netip.AddrFrom16((*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0])).Addr), r.u.local.Port())
+		return nil, (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+	}
+	return nil, nil
+}
+
+// replyControl turns the packet information of datagram i into the one its
+// reply is sent with, from the address the datagram came to, and returns
+// it; nil when there is none.
+func (r *udpReader) replyControl(i int) []byte {
+	switch v4, v6 := r.pktinfo(i); {
+	case v4 != nil:
+		v4.Spec_dst, v4.Ifindex = v4.Addr, 0
+	case v6 != nil:
+		v6.Ifindex = 0
+	default:
+		return nil
+	}
+	return r.control[i][:r.in[i].Hdr.Controllen]
+}
+
+// localAddr is the address datagram i came to: from its packet
+// information on a wildcard socket.
+func (r *udpReader) localAddr(i int) netip.AddrPort {
+	switch v4, v6 := r.pktinfo(i); {
+	case v4 != nil:
+		return netip.AddrPortFrom(netip.AddrFrom4(v4.Addr), r.u.local.Port())
+	case v6 != nil:
+		return netip.AddrPortFrom(netip.AddrFrom16(v6.Addr), r.u.local.Port())
 	}
 	return r.u.local
 }
@@ -346,8 +352,8 @@ func (r *udpReader) handOver(i int, q []byte, client netip.AddrPort) {
 		remote: net.UDPAddrFromAddrPort(client),
 		client: client,
 	}
-	if r.control[i] != nil && r.replyControl(i) {
-		w.control = append([]byte(nil), r.control[i][:r.in[i].Hdr.Controllen]...)
+	if control := r.replyControl(i); control != nil {
+		w.control = append([]byte(nil), control...)
 	}
 	q = append([]byte(nil), q...)
 	r.u.handlers.Go(func() { r.u.s.serveDatagram(q, w) })
