@@ -7,13 +7,13 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tpdns/tpdns/internal/parallel"
 )
 
 // ParseYAML decodes and validates a registry file. It returns every error in the
@@ -83,21 +83,14 @@ func (d *decoder) parse(data []byte) *yaml.Node {
 // decoded in parallel, in contiguous parts whose errors are then joined in
 // order, as one walk would have found them.
 func (d *decoder) services(items []*yaml.Node) []*serviceDecl {
-	parts := min(runtime.GOMAXPROCS(0), len(items)/minPart)
-	if parts <= 1 {
-		return d.serviceRange(items, 0)
-	}
+	parts := parallel.Parts(len(items), minPart)
 	decls := make([][]*serviceDecl, parts)
-	workers := make([]*decoder, parts)
-	var wg sync.WaitGroup
-	for p := range parts {
-		from, to := p*len(items)/parts, (p+1)*len(items)/parts
-		w := *d
-		w.errs = nil
-		workers[p] = &w
-		wg.Go(func() { decls[p] = w.serviceRange(items[from:to], from) })
-	}
-	wg.Wait()
+	workers := make([]decoder, parts)
+	parallel.Run(len(items), minPart, func(p, from, to int) {
+		workers[p] = *d
+		workers[p].errs = nil
+		decls[p] = workers[p].serviceRange(items[from:to], from)
+	})
 	for _, w := range workers {
 		d.errs = append(d.errs, w.errs...)
 	}

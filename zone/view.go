@@ -8,13 +8,12 @@ package zone
 import (
 	"maps"
 	"net/netip"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/miekg/dns"
 
 	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/internal/parallel"
 )
 
 // SOA timers; the minimum (negative-caching TTL) is the view's TTL.
@@ -187,18 +186,12 @@ func (v *View) newService(def *config.Service) *service {
 // buildAll builds the records of services, on every processor: each
 // service's are its own.
 func (v *View) buildAll(services []*service) {
-	parts := min(runtime.GOMAXPROCS(0), len(services)/minPart+1)
-	var wg sync.WaitGroup
-	for p := range parts {
-		part := services[p*len(services)/parts : (p+1)*len(services)/parts]
-		wg.Go(func() {
-			p := newPacker()
-			for _, s := range part {
-				s.recs.Store(s.build(v.opts, p))
-			}
-		})
-	}
-	wg.Wait()
+	parallel.Run(len(services), minPart, func(_, from, to int) {
+		p := newPacker()
+		for _, s := range services[from:to] {
+			s.recs.Store(s.build(v.opts, p))
+		}
+	})
 }
 
 // minPart is the fewest services worth a goroutine of their own.
