@@ -66,8 +66,7 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	switch {
 	case r.Opcode != dns.OpcodeQuery:
 		return dns.RcodeNotImplemented, nil
-	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY,
-		q.Qtype == dns.TypeAXFR, q.Qtype == dns.TypeIXFR:
+	case refused(q.Qclass, q.Qtype):
 		return dns.RcodeRefused, nil
 	}
 
@@ -99,7 +98,7 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 // outside its zones, refused queries, fallthrough) to ServeDNS.
 func (h *Handler) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.PacketReply, bool) {
 	z := matchZone(h.tp.zones, q.Name)
-	if z == "" || q.Type == dns.TypeAXFR || q.Type == dns.TypeIXFR {
+	if z == "" || refused(dns.ClassINET, q.Type) { // the packet path takes class IN only
 		return b, plugin.PacketReply{}, false
 	}
 	out, r, ok := (*h.tp.views.Load())[z].AppendWire(b, q.Name, q.Type, q.Client)
@@ -107,6 +106,13 @@ func (h *Handler) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.Packe
 		return b, plugin.PacketReply{}, false
 	}
 	return out, plugin.PacketReply(r), true
+}
+
+// refused reports whether a query of qclass and qtype is refused: other
+// classes than IN (and ANY), and zone transfers, which thirdparty does
+// not serve.
+func refused(qclass, qtype uint16) bool {
+	return qclass != dns.ClassINET && qclass != dns.ClassANY || qtype == dns.TypeAXFR || qtype == dns.TypeIXFR
 }
 
 // reply starts the answer to r. It is SetReply without copying the
