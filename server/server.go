@@ -133,41 +133,38 @@ func (s *Server) remember(c interface{ Close() error }) {
 // Serve implements caddy.TCPServer.
 func (s *Server) Serve(ln net.Listener) error {
 	dl := newDrainListener(ln)
-	t := &transport{srv: &dns.Server{Listener: dl, Net: "tcp"}, tcp: dl}
-	return s.serve(t, ln)
+	return s.serveMiekg(&transport{srv: &dns.Server{Listener: dl, Net: "tcp"}, tcp: dl}, ln)
 }
 
 // ServePacket implements caddy.UDPServer.
 func (s *Server) ServePacket(pc net.PacketConn) error {
 	if u := newUDPServer(s, pc); u != nil {
 		t := &transport{udp: u}
-		t.started, t.done = make(chan struct{}), make(chan struct{})
-		if !s.track(t, pc) {
-			return pc.Close()
-		}
-		defer close(t.done)
-		defer t.markStarted()
-		return u.serve(t.markStarted)
+		return s.serve(t, pc, func() error { return u.serve(t.markStarted) })
 	}
 	// Read whole datagrams, however large, so that an oversized query is
 	// answered FORMERR instead of being cut short.
-	t := &transport{srv: &dns.Server{PacketConn: pc, Net: "udp", UDPSize: dns.MaxMsgSize}}
-	return s.serve(t, pc)
+	return s.serveMiekg(&transport{srv: &dns.Server{PacketConn: pc, Net: "udp", UDPSize: dns.MaxMsgSize}}, pc)
 }
 
-func (s *Server) serve(t *transport, sock interface{ Close() error }) error {
-	srv := t.srv
-	t.started, t.done = make(chan struct{}), make(chan struct{})
-	srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+// serveMiekg serves t's miekg/dns server on sock.
+func (s *Server) serveMiekg(t *transport, sock interface{ Close() error }) error {
+	t.srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		s.serveDNS(w, r)
 	})
-	srv.NotifyStartedFunc = t.markStarted
+	t.srv.NotifyStartedFunc = t.markStarted
+	return s.serve(t, sock, t.srv.ActivateAndServe)
+}
+
+// serve runs t on sock until it stops, unless Stop has run already.
+func (s *Server) serve(t *transport, sock interface{ Close() error }, run func() error) error {
+	t.started, t.done = make(chan struct{}), make(chan struct{})
 	if !s.track(t, sock) {
 		return sock.Close()
 	}
 	defer close(t.done)
 	defer t.markStarted()
-	return srv.ActivateAndServe()
+	return run()
 }
 
 // track makes Stop stop t and close sock; false when Stop has run already.
