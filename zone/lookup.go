@@ -133,14 +133,11 @@ func (v *View) pick(rrs []dns.RR) []dns.RR {
 	if len(rrs) == 0 {
 		return nil
 	}
-	out := make([]dns.RR, len(rrs))
-	copy(out, rrs)
-	for i := len(out) - 1; i > 0; i-- {
-		j := rand.IntN(i + 1)
-		out[i], out[j] = out[j], out[i]
-	}
-	if v.maxAnswers > 0 && len(out) > v.maxAnswers {
-		out = out[:v.maxAnswers]
+	var buf [32]int // the order of a typical handful stays on the stack
+	order, n := v.shuffled(buf[:0], len(rrs))
+	out := make([]dns.RR, n)
+	for k, i := range order[:n] {
+		out[k] = rrs[i]
 	}
 	return out
 }
@@ -148,26 +145,11 @@ func (v *View) pick(rrs []dns.RR) []dns.RR {
 // addSRV answers a shuffled selection of srvs, the targets' addresses in
 // the additional section.
 func (v *View) addSRV(m *dns.Msg, srvs []srvRR) {
-	n := len(srvs)
-	if n == 0 {
+	if len(srvs) == 0 {
 		return
 	}
-	if v.maxAnswers > 0 && n > v.maxAnswers {
-		n = v.maxAnswers
-	}
-	// The order of a typical handful of records stays on the stack.
 	var buf [32]int
-	order := buf[:0]
-	if len(srvs) > len(buf) {
-		order = make([]int, 0, len(srvs))
-	}
-	for i := range srvs {
-		order = append(order, i)
-	}
-	for i := len(order) - 1; i > 0; i-- {
-		j := rand.IntN(i + 1)
-		order[i], order[j] = order[j], order[i]
-	}
+	order, n := v.shuffled(buf[:0], len(srvs))
 	m.Answer = make([]dns.RR, 0, n)
 	m.Extra = make([]dns.RR, 0, n)
 	for _, i := range order[:n] {
@@ -176,6 +158,22 @@ func (v *View) addSRV(m *dns.Msg, srvs []srvRR) {
 			m.Extra = append(m.Extra, g)
 		}
 	}
+}
+
+// shuffled appends to order a random order of n records, and returns it
+// with how many of them an answer holds.
+func (v *View) shuffled(order []int, n int) ([]int, int) {
+	for i := range n {
+		order = append(order, i)
+	}
+	for i := n - 1; i > 0; i-- {
+		j := rand.IntN(i + 1)
+		order[i], order[j] = order[j], order[i]
+	}
+	if v.maxAnswers > 0 && n > v.maxAnswers {
+		n = v.maxAnswers
+	}
+	return order, n
 }
 
 func containsRR(rrs []dns.RR, rr dns.RR) bool {

@@ -3,7 +3,6 @@ package zone
 import (
 	"encoding/binary"
 	"errors"
-	"math/rand/v2"
 	"net/netip"
 
 	"github.com/miekg/dns"
@@ -326,20 +325,4 @@ func seenGlue(srvs []wireSRV, before []int, g span) bool {
 		}
 	}
 	return false
-}
-
-// shuffled appends to order a random order of n records, and returns it
-// with how many of them an answer holds.
-func (v *View) shuffled(order []int, n int) ([]int, int) {
-	for i := range n {
-		order = append(order, i)
-	}
-	for i := n - 1; i > 0; i-- {
-		j := rand.IntN(i + 1)
-		order[i], order[j] = order[j], order[i]
-	}
-	if v.maxAnswers > 0 && n > v.maxAnswers {
-		n = v.maxAnswers
-	}
-	return order, n
 }
