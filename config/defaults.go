@@ -34,7 +34,12 @@ func applyDefaults(sd *serviceDecl) {
 		c.Interval = DefaultCheckInterval
 	}
 	if c.Timeout == 0 {
-		c.Timeout = DefaultCheckTimeout
+		// A short interval gets a timeout that leaves time between probes;
+		// an interval of 1ns gets one equal to it, which checkCheck refuses.
+		c.Timeout = min(DefaultCheckTimeout, c.Interval/2)
+		if c.Timeout == 0 {
+			c.Timeout = c.Interval
+		}
 	}
 	if c.Rise == 0 {
 		c.Rise = DefaultCheckRise

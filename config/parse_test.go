@@ -549,7 +549,7 @@ services: []
   - name: b
     check: {interval: 5s, timeout: 5s}
   - name: c
-    check: {interval: 1s}
+    check: {interval: 1ns}
   - name: d
     check: {timeout: 10s}
   - name: e
@@ -561,7 +561,7 @@ services: []
 				"services.yaml:3: services[0].check.rise: 0 is out of range 1-2147483647",
 				"services.yaml:3: services[0].check.fall: want an integer, got \"x\"",
 				"services.yaml:5: services[1].check.timeout: 5s must be below the interval, 5s",
-				"services.yaml:7: services[2].check.interval: 1s must be above the timeout, 2s",
+				"services.yaml:7: services[2].check.interval: 1ns must be above the timeout, 1ns",
 				"services.yaml:9: services[3].check.timeout: 10s must be below the interval, 10s",
 				"services.yaml:11: services[4].check.interval: want a duration such as \"10s\", got 10",
 				"services.yaml:11: services[4].check.timeout: -1s must be above zero",
@@ -821,6 +821,36 @@ func TestParseYAMLDefaults(t *testing.T) {
 		Rise:      1,
 		Fall:      3,
 	}, defaultCheck)
+}
+
+// TestCheckTimeoutDefault: a check without a timeout gets 2s, or half its
+// interval when that is less, from YAML and JSON alike.
+func TestCheckTimeoutDefault(t *testing.T) {
+	for _, c := range []struct {
+		interval string
+		want     time.Duration
+	}{
+		{"", 2 * time.Second},
+		{"10s", 2 * time.Second},
+		{"4s", 2 * time.Second},
+		{"3s", 1500 * time.Millisecond},
+		{"1s", 500 * time.Millisecond},
+		{"3ns", 1},
+	} {
+		t.Run(c.interval, func(t *testing.T) {
+			check, body := "{type: none}", `{"name": "a", "check": {"type": "none"}}`
+			if c.interval != "" {
+				check = "{interval: " + c.interval + "}"
+				body = `{"name": "a", "check": {"interval": "` + c.interval + `"}}`
+			}
+			services, err := ParseYAML("services.yaml", []byte("services:\n  - name: a\n    check: "+check+"\n"), testZones)
+			require.NoError(t, err)
+			assert.Equal(t, c.want, services[0].Check.Timeout)
+			s, err := DecodeJSON([]byte(body), testZones)
+			require.NoError(t, err)
+			assert.Equal(t, c.want, s.Check.Timeout)
+		})
+	}
 }
 
 func TestParseYAMLEmpty(t *testing.T) {

@@ -16,11 +16,13 @@ const (
 	DefaultCheckType     = CheckNone
 	DefaultCheckPath     = "/"
 	DefaultCheckInterval = 10 * time.Second
-	DefaultCheckTimeout  = 2 * time.Second
-	DefaultCheckRise     = 1
-	DefaultCheckFall     = 3
-	DefaultExpectMin     = 200
-	DefaultExpectMax     = 399
+	// DefaultCheckTimeout is the timeout of a check, or half its interval
+	// when that is less.
+	DefaultCheckTimeout = 2 * time.Second
+	DefaultCheckRise    = 1
+	DefaultCheckFall    = 3
+	DefaultExpectMin    = 200
+	DefaultExpectMax    = 399
 )
 
 // Check types.
