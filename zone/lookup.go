@@ -105,9 +105,7 @@ func (v *View) service(s *service, q Query, m *dns.Msg) {
 		if allowed(s.secret, q.Client) && len(s.secret) > 0 {
 			txt = r.txtAll
 		}
-		if txt != nil {
-			m.Answer = append(m.Answer, txt)
-		}
+		m.Answer = append(m.Answer, txt...)
 	}
 }
 

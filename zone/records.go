@@ -37,8 +37,9 @@ type records struct {
 	// endpoints[i] is the A or AAAA record of endpoint i (owner
 	// Label.Name.zone) while it is answered; nil otherwise.
 	endpoints []dns.RR
-	txt       dns.RR // connection only; nil when there is none
-	txtAll    dns.RR // connection and secrets; nil when both are empty
+	// txt is one TXT record per key of the connection, sorted by key;
+	// txtAll the same for the connection and the secrets.
+	txt, txtAll []dns.RR
 	// wire is the same records packed for the packet path; nil when they
 	// do not pack, and Lookup answers alone.
 	wire *wireRecords
@@ -110,10 +111,10 @@ func (s *service) build(opts Options, p *packer) *records {
 	}
 	// Connection information does not depend on health, nor its TTL.
 	txtHdr := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
-	r.txt = txtRecord(txtHdr, def.Connection, nil)
+	r.txt = txtRecords(txtHdr, def.Connection)
 	r.txtAll = r.txt
 	if len(def.Secrets) > 0 {
-		r.txtAll = txtRecord(txtHdr, def.Connection, def.Secrets)
+		r.txtAll = txtRecords(txtHdr, def.Connection, def.Secrets)
 	}
 	r.wire = s.wireForm(r, p)
 	return r
@@ -133,21 +134,35 @@ func srvOwner(p config.Port, owner string) string {
 	return "_" + p.Name + "._" + p.Protocol + "." + owner
 }
 
-// txtRecord builds one TXT record whose strings are KEY=value, sorted by
-// key (RFC 6763 section 6), or nil when there is nothing to say.
-func txtRecord(h dns.RR_Header, sources ...map[string]string) dns.RR {
+// txtRecords builds one TXT record per key, its one string KEY=value, in
+// the order of the keys (RFC 1464), or nil when there is nothing to say.
+// One string per record is the one form every client reads as KEY=value:
+// Go's net.LookupTXT joins a record's strings without a separator, JNDI
+// with spaces.
+func txtRecords(h dns.RR_Header, sources ...map[string]string) []dns.RR {
+	strs := txtStrings(sources...)
+	if len(strs) == 0 {
+		return nil
+	}
+	rrs := make([]dns.RR, len(strs))
+	for i, s := range strs {
+		rrs[i] = &dns.TXT{Hdr: h, Txt: []string{s}}
+	}
+	return rrs
+}
+
+// txtStrings are the KEY=value strings of sources, sorted by key (RFC 6763
+// section 6 asks no order; sorted answers compare and cache well), in the
+// presentation form miekg/dns packs from, where a backslash starts an
+// escape.
+func txtStrings(sources ...map[string]string) []string {
 	values := map[string]string{}
 	for _, m := range sources {
 		maps.Copy(values, m)
 	}
-	if len(values) == 0 {
-		return nil
-	}
-	txt := &dns.TXT{Hdr: h}
+	var strs []string
 	for _, k := range slices.Sorted(maps.Keys(values)) {
-		// miekg/dns reads TXT strings in presentation form, where a
-		// backslash starts an escape.
-		txt.Txt = append(txt.Txt, strings.ReplaceAll(k+"="+values[k], `\`, `\\`))
+		strs = append(strs, strings.ReplaceAll(k+"="+values[k], `\`, `\\`))
 	}
-	return txt
+	return strs
 }

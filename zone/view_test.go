@@ -129,10 +129,15 @@ func TestLookup(t *testing.T) {
 		{"10-0-0-12.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", nodata},
 		{"x.standby.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", nx},
 		{"oracle.finance.tp.internal.", dns.TypeTXT, "10.9.9.9", answer{result: Answered, answer: []string{
-			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl" "DB_NAME2=back\\slash" "DB_USER=app"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME2=back\\slash"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_USER=app"`,
 		}}},
 		{"oracle.finance.tp.internal.", dns.TypeTXT, "10.244.1.2", answer{result: Answered, answer: []string{
-			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl" "DB_NAME2=back\\slash" "DB_PASSWORD=s3cret" "DB_USER=app"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME2=back\\slash"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_PASSWORD=s3cret"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_USER=app"`,
 		}}},
 		{"oracle.finance.tp.internal.", dns.TypeANY, "10.9.9.9", answer{result: Answered, answer: []string{`oracle.finance.tp.internal. 10 IN HINFO "RFC8482" ""`}}},
 		{"oracle.finance.tp.internal.", dns.TypeMX, "10.9.9.9", nodata},
@@ -174,6 +179,26 @@ func TestLookup(t *testing.T) {
 	for _, c := range cases {
 		got := lookup(v, c.name, c.qtype, c.client)
 		assert.Equal(t, c.want, got, "%s %s from %s", c.name, dns.TypeToString[c.qtype], c.client)
+	}
+}
+
+// TestTXTKeyOrder: one TXT record per key, one string each, in key order
+// (lines sorts the other tests' records, so they do not show it).
+func TestTXTKeyOrder(t *testing.T) {
+	v := Build("tp.internal.", registry(), Options{TTL: 10, Serial: 42})
+	for client, want := range map[string][]string{
+		"10.9.9.9":   {"DB_NAME=orcl", `DB_NAME2=back\\slash`, "DB_USER=app"},
+		"10.244.1.2": {"DB_NAME=orcl", `DB_NAME2=back\\slash`, "DB_PASSWORD=s3cret", "DB_USER=app"},
+	} {
+		m := new(dns.Msg)
+		v.Lookup(Query{Name: "oracle.finance.tp.internal.", Type: dns.TypeTXT, Client: netip.MustParseAddr(client)}, m)
+		var got []string
+		for _, rr := range m.Answer {
+			txt := rr.(*dns.TXT).Txt
+			assert.Len(t, txt, 1)
+			got = append(got, txt...)
+		}
+		assert.Equal(t, want, got, client)
 	}
 }
 

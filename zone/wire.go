@@ -34,8 +34,15 @@ type wireRecords struct {
 	srv       []wireSRV
 	ports     [][]wireSRV
 	endpoints []span // owner: the question, an endpoint name; none when not answered
-	txt       span   // none when there is none
-	txtAll    span
+	// txt and txtAll are the records of records.txt and records.txtAll,
+	// back to back in key order.
+	txt, txtAll wireSet
+}
+
+// wireSet is n records packed back to back: wire[off:end].
+type wireSet struct {
+	span
+	n uint16
 }
 
 // wireSRV is an SRV record and the address record of its target; records
@@ -128,12 +135,10 @@ func (s *service) wireForm(r *records, p *packer) *wireRecords {
 	p.question(s.owner)
 	w.a = p.packAll(r.a)
 	w.aaaa = p.packAll(r.aaaa)
-	if r.txt != nil {
-		w.txt = p.pack(r.txt)
-	}
+	w.txt = p.packSet(r.txt)
 	w.txtAll = w.txt
-	if r.txtAll != r.txt {
-		w.txtAll = p.pack(r.txtAll)
+	if len(s.def.Secrets) > 0 {
+		w.txtAll = p.packSet(r.txtAll)
 	}
 	w.srv = p.srvs(s.owner, r.srv)
 	w.ports = make([][]wireSRV, len(r.ports))
@@ -152,6 +157,19 @@ func (s *service) wireForm(r *records, p *packer) *wireRecords {
 	}
 	w.wire = append([]byte(nil), p.wire...)
 	return w
+}
+
+// packSet packs rrs back to back.
+func (p *packer) packSet(rrs []dns.RR) wireSet {
+	if len(rrs) == 0 {
+		return wireSet{}
+	}
+	first := p.pack(rrs[0])
+	set := wireSet{span: first, n: uint16(len(rrs))}
+	for _, rr := range rrs[1:] {
+		set.end = p.pack(rr).end
+	}
+	return set
 }
 
 func (p *packer) packAll(rrs []dns.RR) []span {
@@ -234,7 +252,7 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 			}
 			if !txt.none() {
 				b = append(b, w.wire[txt.off:txt.end]...)
-				r.Answer = 1
+				r.Answer = txt.n
 			}
 		}
 	case kindEndpoint:

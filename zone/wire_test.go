@@ -159,9 +159,9 @@ func decode(t *testing.T, out []byte, r WireReply) *dns.Msg {
 	return m
 }
 
-// TestAppendWireLargeRecord checks a record larger than the packer's first
-// buffer: a TXT record of about 10 KB.
-func TestAppendWireLargeRecord(t *testing.T) {
+// TestAppendWireLargeTXT checks a TXT set of about 10 KB, more than the
+// packer's first buffer: one record per key, in key order.
+func TestAppendWireLargeTXT(t *testing.T) {
 	conn := map[string]string{}
 	for i := range 100 {
 		conn[fmt.Sprintf("KEY_%03d", i)] = strings.Repeat("v", 90)
@@ -170,5 +170,11 @@ func TestAppendWireLargeRecord(t *testing.T) {
 	got, ok := appendWire(t, v, "big.tp.internal.", dns.TypeTXT, "10.9.9.9")
 	require.True(t, ok)
 	assert.Equal(t, lookup(v, "big.tp.internal.", dns.TypeTXT, "10.9.9.9"), got)
-	assert.Greater(t, len(got.answer[0]), 10000)
+	require.Len(t, got.answer, 100)
+	msg := wireQuestion(t, "big.tp.internal.", dns.TypeTXT)
+	out, r, _ := v.AppendWire(msg, []byte("big.tp.internal."), dns.TypeTXT, netip.MustParseAddr("10.9.9.9"))
+	assert.Greater(t, len(out), 10000)
+	for i, rr := range decode(t, out, r).Answer {
+		assert.Equal(t, []string{fmt.Sprintf("KEY_%03d=", i) + strings.Repeat("v", 90)}, rr.(*dns.TXT).Txt)
+	}
 }
