@@ -43,6 +43,7 @@ func (d *decoder) service(n *yaml.Node, path string) *serviceDecl {
 	sd.svc.Connection, sd.connection = d.txt(f["connection"], join(path, "connection"))
 	sd.svc.Secrets, sd.secrets = d.txt(f["secrets"], join(path, "secrets"))
 	d.checkTXTKeys(sd)
+	d.checkRefs(sd)
 	sd.svc.SecretsAllow = d.prefixes(f["secrets_allow"], join(path, "secrets_allow"))
 	sd.svc.Allow = d.prefixes(f["allow"], join(path, "allow"))
 	d.ttl(sd, f["ttl"])

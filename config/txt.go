@@ -1,7 +1,11 @@
 package config
 
 import (
+	"fmt"
+	"maps"
 	"regexp"
+	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -40,7 +44,8 @@ func (d *decoder) txt(e entry, path string) (map[string]string, map[string]*yaml
 		if !ok {
 			continue
 		}
-		if size := len(kv.name) + 1 + len(v); size > maxTXT {
+		// A value with references is measured expanded, by checkRefs.
+		if size := len(kv.name) + 1 + len(v); size > maxTXT && !strings.Contains(v, "$") {
 			d.errorf(resolve(kv.val), field, "%s=… is %d octets, more than the %d a TXT string holds", short(kv.name), size, maxTXT)
 			continue
 		}
@@ -71,4 +76,46 @@ func (d *decoder) checkTXTKeys(sd *serviceDecl) {
 // before reports whether a comes before b in the document.
 func before(a, b *yaml.Node) bool {
 	return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+}
+
+// checkRefs expands the connection information and the secrets of sd in
+// the zone that makes names longest, where the made <P>_HOST values are
+// longest, and reports every reference that does not resolve and every
+// KEY=value that does not fit one TXT string. Problems of references do
+// not depend on the zone.
+func (d *decoder) checkRefs(sd *serviceDecl) {
+	connection, secrets, problems := sd.svc.expand(d.zone)
+	for _, p := range problems {
+		where, nodes := "connection", sd.connection
+		if p.secret {
+			where, nodes = "secrets", sd.secrets
+		}
+		d.errorf(nodes[p.key], join(join(sd.path, where), p.key), "%s", p.msg)
+	}
+	failed := map[string]bool{}
+	for _, p := range problems {
+		failed[p.key] = true
+	}
+	zone := ""
+	if d.zone != "" {
+		zone = fmt.Sprintf(" in zone %q", d.zone)
+	}
+	for _, part := range []struct {
+		where   string
+		values  map[string]string
+		written map[string]string
+		nodes   map[string]*yaml.Node
+	}{{"connection", connection, sd.svc.Connection, sd.connection}, {"secrets", secrets, sd.svc.Secrets, sd.secrets}} {
+		for _, k := range slices.Sorted(maps.Keys(part.values)) {
+			size := len(k) + 1 + len(part.values[k])
+			if size <= maxTXT || failed[k] {
+				continue
+			}
+			// Made keys fit, values without references are checked as
+			// written.
+			if raw, written := part.written[k]; written && strings.Contains(raw, "$") {
+				d.errorf(part.nodes[k], join(join(sd.path, part.where), k), "%s=… is %d octets expanded%s, more than the %d a TXT string holds", short(k), size, zone, maxTXT)
+			}
+		}
+	}
 }
