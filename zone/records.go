@@ -25,6 +25,21 @@ type service struct {
 	recs   atomic.Pointer[records]
 	// rotate picks the host name a CNAME answer points at.
 	rotate atomic.Uint32
+	// txt and txtAll are the records of records.txt and records.txtAll,
+	// the same whatever the health; set before the first build.
+	txt, txtAll []dns.RR
+}
+
+// prepareTXT prepares the TXT records of s in zone: the connection
+// information with the keys made for its ports, references expanded.
+func (s *service) prepareTXT(zone string) {
+	connection, secrets := s.def.TXT(zone)
+	h := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
+	s.txt = txtRecords(h, connection)
+	s.txtAll = s.txt
+	if len(secrets) > 0 {
+		s.txtAll = txtRecords(h, connection, secrets)
+	}
 }
 
 // records are the prepared answers of one service for one set of endpoint
@@ -110,12 +125,7 @@ func (s *service) build(opts Options, p *packer) *records {
 		}
 	}
 	// Connection information does not depend on health, nor its TTL.
-	txtHdr := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
-	r.txt = txtRecords(txtHdr, def.Connection)
-	r.txtAll = r.txt
-	if len(def.Secrets) > 0 {
-		r.txtAll = txtRecords(txtHdr, def.Connection, def.Secrets)
-	}
+	r.txt, r.txtAll = s.txt, s.txtAll
 	r.wire = s.wireForm(r, p)
 	return r
 }

@@ -170,7 +170,15 @@ func (v *View) addServices(defs []config.Service) {
 		all[i] = v.newService(&defs[i])
 		v.services[defs[i].Name] = all[i]
 	}
-	v.buildAll(all)
+	// The connection information depends on the zone (the made <P>_HOST
+	// keys) but not on health: prepared once, with the first records.
+	parallel.Run(len(all), minPart, func(_, from, to int) {
+		p := newPacker()
+		for _, s := range all[from:to] {
+			s.prepareTXT(v.zone)
+			s.recs.Store(s.build(v.opts, p))
+		}
+	})
 }
 
 func (v *View) newService(def *config.Service) *service {

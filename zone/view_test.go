@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tpdns/tpdns/config"
 )
@@ -129,14 +130,18 @@ func TestLookup(t *testing.T) {
 		{"10-0-0-12.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", nodata},
 		{"x.standby.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9", nx},
 		{"oracle.finance.tp.internal.", dns.TypeTXT, "10.9.9.9", answer{result: Answered, answer: []string{
+			`oracle.finance.tp.internal. 10 IN TXT "DB_HOST=oracle.finance.tp.internal"`,
 			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME2=back\\slash"`,
 			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_PORT=1521"`,
 			`oracle.finance.tp.internal. 10 IN TXT "DB_USER=app"`,
 		}}},
 		{"oracle.finance.tp.internal.", dns.TypeTXT, "10.244.1.2", answer{result: Answered, answer: []string{
+			`oracle.finance.tp.internal. 10 IN TXT "DB_HOST=oracle.finance.tp.internal"`,
 			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME2=back\\slash"`,
 			`oracle.finance.tp.internal. 10 IN TXT "DB_NAME=orcl"`,
 			`oracle.finance.tp.internal. 10 IN TXT "DB_PASSWORD=s3cret"`,
+			`oracle.finance.tp.internal. 10 IN TXT "DB_PORT=1521"`,
 			`oracle.finance.tp.internal. 10 IN TXT "DB_USER=app"`,
 		}}},
 		{"oracle.finance.tp.internal.", dns.TypeANY, "10.9.9.9", answer{result: Answered, answer: []string{`oracle.finance.tp.internal. 10 IN HINFO "RFC8482" ""`}}},
@@ -150,7 +155,12 @@ func TestLookup(t *testing.T) {
 			"192-0-2-20.web.tp.internal. 30 IN A 192.0.2.20",
 			"2001-db8--10.web.tp.internal. 30 IN AAAA 2001:db8::10",
 		}}},
-		{"web.tp.internal.", dns.TypeTXT, "10.9.9.9", nodata},
+		// The keys made for a port, when nothing is written.
+		{"web.tp.internal.", dns.TypeTXT, "10.9.9.9", answer{result: Answered, answer: []string{
+			`web.tp.internal. 30 IN TXT "HTTPS_HOST=web.tp.internal"`,
+			`web.tp.internal. 30 IN TXT "HTTPS_PORT=443"`,
+		}}},
+		{"empty.tp.internal.", dns.TypeTXT, "10.9.9.9", nodata},
 		// Host-name services: a CNAME, SRV targets the host name, no glue.
 		{"dotnet.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Answered, answer: []string{"dotnet.tp.internal. 10 IN CNAME winsrv01.corp.example.com."}}},
 		{"dotnet.tp.internal.", dns.TypeAAAA, "10.9.9.9", answer{result: Answered, answer: []string{"dotnet.tp.internal. 10 IN CNAME winsrv01.corp.example.com."}}},
@@ -187,8 +197,8 @@ func TestLookup(t *testing.T) {
 func TestTXTKeyOrder(t *testing.T) {
 	v := Build("tp.internal.", registry(), Options{TTL: 10, Serial: 42})
 	for client, want := range map[string][]string{
-		"10.9.9.9":   {"DB_NAME=orcl", `DB_NAME2=back\\slash`, "DB_USER=app"},
-		"10.244.1.2": {"DB_NAME=orcl", `DB_NAME2=back\\slash`, "DB_PASSWORD=s3cret", "DB_USER=app"},
+		"10.9.9.9":   {"DB_HOST=oracle.finance.tp.internal", "DB_NAME=orcl", `DB_NAME2=back\\slash`, "DB_PORT=1521", "DB_USER=app"},
+		"10.244.1.2": {"DB_HOST=oracle.finance.tp.internal", "DB_NAME=orcl", `DB_NAME2=back\\slash`, "DB_PASSWORD=s3cret", "DB_PORT=1521", "DB_USER=app"},
 	} {
 		m := new(dns.Msg)
 		v.Lookup(Query{Name: "oracle.finance.tp.internal.", Type: dns.TypeTXT, Client: netip.MustParseAddr(client)}, m)
@@ -269,4 +279,26 @@ func TestShuffleAndMaxAnswers(t *testing.T) {
 		assert.Len(t, srv.ext, 3, "glue for the chosen targets only")
 	}
 	assert.Len(t, seen, 8, "a random subset, not always the same one")
+}
+
+// TestTXTPerZone: the keys made for a port, and the references to them,
+// name the service in the zone of the view.
+func TestTXTPerZone(t *testing.T) {
+	svc := config.Service{
+		Name:       "oracle.finance",
+		Ports:      []config.Port{{Name: "db", Number: 1521, Protocol: "tcp"}},
+		Connection: map[string]string{"JDBC_URL": "jdbc:oracle:thin:@//${DB_HOST}:${DB_PORT}/orcl", "DB_PORT": "1522"},
+	}
+	for zone, host := range map[string]string{"tp.internal.": "oracle.finance.tp.internal", "example.org.": "oracle.finance.example.org"} {
+		v := Build(zone, []config.Service{svc}, Options{TTL: 10})
+		name := "oracle.finance." + zone
+		assert.Equal(t, []string{
+			name + ` 10 IN TXT "DB_HOST=` + host + `"`,
+			name + ` 10 IN TXT "DB_PORT=1522"`,
+			name + ` 10 IN TXT "JDBC_URL=jdbc:oracle:thin:@//` + host + `:1522/orcl"`,
+		}, lookup(v, name, dns.TypeTXT, "10.9.9.9").answer)
+		got, ok := appendWire(t, v, name, dns.TypeTXT, "10.9.9.9")
+		require.True(t, ok)
+		assert.Equal(t, lookup(v, name, dns.TypeTXT, "10.9.9.9"), got)
+	}
 }

@@ -137,7 +137,7 @@ func (s *service) wireForm(r *records, p *packer) *wireRecords {
 	w.aaaa = p.packAll(r.aaaa)
 	w.txt = p.packSet(r.txt)
 	w.txtAll = w.txt
-	if len(s.def.Secrets) > 0 {
+	if len(r.txtAll) != len(r.txt) {
 		w.txtAll = p.packSet(r.txtAll)
 	}
 	w.srv = p.srvs(s.owner, r.srv)
