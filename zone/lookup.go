@@ -57,6 +57,7 @@ func (v *View) Lookup(q Query, m *dns.Msg) Result {
 			m.Answer = append(m.Answer, v.soa)
 		case dns.TypeNS:
 			m.Answer = append(m.Answer, v.ns)
+			m.Extra = v.nsGlue(q, m.Extra)
 		}
 	case kindService:
 		v.service(n.svc, q, m)
@@ -186,6 +187,20 @@ func containsRR(rrs []dns.RR, rr dns.RR) bool {
 // hinfo is the RFC 8482 answer to ANY.
 func (v *View) hinfo(name string) dns.RR {
 	return &dns.HINFO{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: v.ttl}, Cpu: "RFC8482", Os: ""}
+}
+
+// nsGlue appends to extra the address of the name server, the address the
+// query came to, so that a resolver need not ask for it (and a forwarder
+// that does not follow NS targets still has it).
+func (v *View) nsGlue(q Query, extra []dns.RR) []dns.RR {
+	g := Query{Name: v.ns.(*dns.NS).Ns, Type: dns.TypeA, Local: q.Local}
+	if q.Local.Is6() && !q.Local.Is4In6() {
+		g.Type = dns.TypeAAAA
+	}
+	if rr := addressRecord(g, v.ttl); rr != nil {
+		extra = append(extra, rr)
+	}
+	return extra
 }
 
 // addressRecord is the A or AAAA record of the server's own address, when

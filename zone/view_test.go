@@ -177,7 +177,7 @@ func TestLookup(t *testing.T) {
 		{"empty.tp.internal.", dns.TypeSRV, "10.9.9.9", nodata},
 		// The apex.
 		{"tp.internal.", dns.TypeSOA, "10.9.9.9", answer{result: Answered, answer: []string{soa}}},
-		{"tp.internal.", dns.TypeNS, "10.9.9.9", answer{result: Answered, answer: []string{"tp.internal. 10 IN NS ns.dns.tp.internal."}}},
+		{"tp.internal.", dns.TypeNS, "10.9.9.9", answer{result: Answered, answer: []string{"tp.internal. 10 IN NS ns.dns.tp.internal."}, ext: []string{"ns.dns.tp.internal. 10 IN A 127.0.0.1"}}},
 		{"tp.internal.", dns.TypeA, "10.9.9.9", nodata},
 		{"tp.internal.", dns.TypeANY, "10.9.9.9", answer{result: Answered, answer: []string{`tp.internal. 10 IN HINFO "RFC8482" ""`}}},
 		{"ns.dns.tp.internal.", dns.TypeA, "10.9.9.9", answer{result: Answered, answer: []string{"ns.dns.tp.internal. 10 IN A 127.0.0.1"}}},
@@ -210,6 +210,25 @@ func TestTXTKeyOrder(t *testing.T) {
 		}
 		assert.Equal(t, want, got, client)
 	}
+}
+
+// TestNSGlue: the glue is the address the query came to, of its family.
+func TestNSGlue(t *testing.T) {
+	v := Build("tp.internal.", registry(), Options{TTL: 10, Serial: 42})
+	for local, want := range map[string][]string{
+		"192.0.2.53":        {"ns.dns.tp.internal. 10 IN A 192.0.2.53"},
+		"::ffff:192.0.2.53": {"ns.dns.tp.internal. 10 IN A 192.0.2.53"},
+		"2001:db8::53":      {"ns.dns.tp.internal. 10 IN AAAA 2001:db8::53"},
+	} {
+		m := new(dns.Msg)
+		v.Lookup(Query{Name: "tp.internal.", Type: dns.TypeNS, Client: netip.MustParseAddr("10.9.9.9"), Local: netip.MustParseAddr(local)}, m)
+		assert.Equal(t, []string{"tp.internal. 10 IN NS ns.dns.tp.internal."}, lines(m.Answer))
+		assert.Equal(t, want, lines(m.Extra), local)
+	}
+	// No local address (a caller that does not know it): no glue.
+	m := new(dns.Msg)
+	v.Lookup(Query{Name: "tp.internal.", Type: dns.TypeNS}, m)
+	assert.Empty(t, m.Extra)
 }
 
 func TestReverse(t *testing.T) {

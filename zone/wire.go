@@ -183,16 +183,16 @@ func (p *packer) packAll(rrs []dns.RR) []span {
 	return out
 }
 
-// wireApex is the view's own records without their owner, the apex: the
-// SOA (an answer, and the authority section of negative answers) and NS.
+// wireApex is the view's own record without its owner, the apex: the SOA
+// (an answer, and the authority section of negative answers).
 type wireApex struct {
-	soa, ns []byte
+	soa     []byte
 	zoneLen int // of the zone's name in wire form
 }
 
 func (v *View) packApex() {
 	p := newPacker()
-	apex := &wireApex{soa: p.body(v.soa), ns: p.body(v.ns), zoneLen: wireLen(v.zone)}
+	apex := &wireApex{soa: p.body(v.soa), zoneLen: wireLen(v.zone)}
 	if !p.failed {
 		v.wire = apex
 	}
@@ -208,7 +208,8 @@ type WireReply struct {
 // Query.Name, but in bytes) and qtype from client with, in wire form, for a
 // reply whose question is at offset 12 of b. It returns ok false, and b as
 // it was, for the queries left to Lookup: refused ones, ANY, host-name
-// services, the name server's own address, and reverse zones.
+// services, the name server's own address and NS (its glue), and reverse
+// zones.
 func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr) (out []byte, r WireReply, ok bool) {
 	if v.wire == nil || qtype == dns.TypeANY {
 		return b, r, false
@@ -229,8 +230,9 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 			b = appendOwned(b, questionOffset, v.wire.soa)
 			r.Answer = 1
 		case dns.TypeNS:
-			b = appendOwned(b, questionOffset, v.wire.ns)
-			r.Answer = 1
+			// The glue is the local address, which the packet path
+			// does not have.
+			return b, r, false
 		}
 	case kindService:
 		recs := n.svc.recs.Load()
