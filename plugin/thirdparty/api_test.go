@@ -131,7 +131,12 @@ func TestAPIRoutes(t *testing.T) {
 	assert.NotContains(t, body, "s3cret")
 	f.waitDNS(t, "web.legacy.tp.internal.", []string{"192.0.2.1"}, 0)
 	r := exchange(t, "udp", f.dns, "127.0.0.1", test.Query("web.legacy.tp.internal.", dns.TypeTXT, 0))
-	assert.Equal(t, []string{`web.legacy.tp.internal. 10 IN TXT "PASS=s3cret" "URL=http://x"`}, rrs(r.Answer))
+	assert.Equal(t, []string{
+		`web.legacy.tp.internal. 10 IN TXT "HTTP_HOST=web.legacy.tp.internal"`,
+		`web.legacy.tp.internal. 10 IN TXT "HTTP_PORT=8080"`,
+		`web.legacy.tp.internal. 10 IN TXT "PASS=s3cret"`,
+		`web.legacy.tp.internal. 10 IN TXT "URL=http://x"`,
+	}, rrs(r.Answer))
 
 	status, _ = f.do(t, "PUT", "/v1/services/web.legacy", `{"name":"web.legacy","endpoints":["192.0.2.2"]}`)
 	assert.Equal(t, http.StatusOK, status)
