@@ -1,6 +1,7 @@
 package thirdparty_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -342,4 +344,64 @@ func TestACacheInFrontKeepsNothing(t *testing.T) {
 	assert.Len(t, r.Answer, 1)
 	r = exchange(t, "udp", addr, "127.0.0.1", test.Query("private.tp.internal.", dns.TypeA, 0))
 	assert.Equal(t, dns.RcodeRefused, r.Rcode, "allow is not bypassed by the cache")
+}
+
+// TestTXTRecordPerKey: a TXT set larger than the client's size is truncated over
+// UDP and whole over TCP, one record per key in key order, each one
+// KEY=value string, and Go's resolver (which joins a record's strings)
+// reads exactly those.
+func TestTXTRecordPerKey(t *testing.T) {
+	var conn, want []string
+	for i := range 40 { // over 1232 octets, the EDNS size of Go's resolver
+		kv := fmt.Sprintf("KEY_%02d=%s", i, strings.Repeat("v", 30))
+		conn = append(conn, "      "+strings.Replace(kv, "=", ": ", 1))
+		want = append(want, kv)
+	}
+	registry := "services:\n  - name: conf\n    connection:\n" + strings.Join(conn, "\n") +
+		"\n    secrets:\n      A_SECRET: s3cret\n    secrets_allow: [127.0.0.2/32]\n"
+	addr := start(t, registry, "")
+	strs := func(r *dns.Msg) []string {
+		var out []string
+		for _, rr := range r.Answer {
+			txt := rr.(*dns.TXT)
+			assert.Len(t, txt.Txt, 1, "one string per record")
+			assert.Equal(t, uint32(10), txt.Hdr.Ttl)
+			out = append(out, txt.Txt...)
+		}
+		return out
+	}
+
+	r := exchange(t, "udp", addr, "127.0.0.1", test.Query("conf.tp.internal.", dns.TypeTXT, 0))
+	assert.True(t, r.Truncated, "over 512 octets")
+	assert.Less(t, len(r.Answer), len(want))
+	assert.Equal(t, want[:len(r.Answer)], strs(r), "whole records only, in key order")
+
+	r = exchange(t, "tcp", addr, "127.0.0.1", test.Query("conf.tp.internal.", dns.TypeTXT, 0))
+	assert.False(t, r.Truncated)
+	assert.Equal(t, want, strs(r))
+	r = exchange(t, "udp", addr, "127.0.0.1", test.Query("conf.tp.internal.", dns.TypeTXT, 4096))
+	assert.False(t, r.Truncated)
+	assert.Equal(t, want, strs(r))
+	r = exchange(t, "tcp", addr, "127.0.0.2", test.Query("conf.tp.internal.", dns.TypeTXT, 0))
+	assert.Equal(t, append([]string{"A_SECRET=s3cret"}, want...), strs(r), "secrets for secrets_allow")
+
+	// Go's resolver: its EDNS size is 1232, so UDP is truncated and it asks
+	// again over TCP.
+	var networks []string
+	var mu sync.Mutex
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		mu.Lock()
+		networks = append(networks, network)
+		mu.Unlock()
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := resolver.LookupTXT(ctx, "conf.tp.internal.")
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	mu.Lock()
+	assert.Contains(t, networks, "tcp", "the truncated answer was asked again over TCP")
+	mu.Unlock()
 }
