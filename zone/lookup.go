@@ -78,6 +78,10 @@ func (v *View) Lookup(q Query, m *dns.Msg) Result {
 		if result := v.ptr(n, q, m); result != Answered {
 			return result
 		}
+	case kindServiceType:
+		v.browse(n, q, m)
+	case kindInstance:
+		v.instance(n, q, m)
 	}
 	if len(m.Answer) == 0 {
 		m.Ns = v.negative

@@ -28,6 +28,9 @@ type service struct {
 	// txt and txtAll are the records of records.txt and records.txtAll,
 	// the same whatever the health; set before the first build.
 	txt, txtAll []dns.RR
+	// instanceTXT[p] and instanceTXTAll[p] are the DNS-SD TXT records of
+	// port p's instance; nil when it has none.
+	instanceTXT, instanceTXTAll []dns.RR
 }
 
 // prepareTXT prepares the TXT records of s in zone: the connection
@@ -40,6 +43,7 @@ func (s *service) prepareTXT(zone string) {
 	if len(secrets) > 0 {
 		s.txtAll = txtRecords(h, connection, secrets)
 	}
+	s.prepareInstanceTXT(zone, connection, secrets)
 }
 
 // records are the prepared answers of one service for one set of endpoint
@@ -55,6 +59,8 @@ type records struct {
 	// txt is one TXT record per key of the connection, sorted by key;
 	// txtAll the same for the connection and the secrets.
 	txt, txtAll []dns.RR
+	// instances[p] are ports[p] owned by the DNS-SD instance name.
+	instances [][]srvRR
 	// wire is the same records packed for the packet path; nil when they
 	// do not pack, and Lookup answers alone.
 	wire *wireRecords
@@ -126,6 +132,7 @@ func (s *service) build(opts Options, p *packer) *records {
 	}
 	// Connection information does not depend on health, nor its TTL.
 	r.txt, r.txtAll = s.txt, s.txtAll
+	r.instances = s.instanceSRV(r.ports)
 	r.wire = s.wireForm(r, p)
 	return r
 }

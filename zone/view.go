@@ -67,14 +67,16 @@ const (
 	kindPort                   // _Port._Proto.Name.zone
 	kindNameServer             // ns.dns.zone, the SOA and NS target
 	kindPTR                    // an endpoint's address in a reverse zone
+	kindServiceType            // DNS-SD: _services._dns-sd._udp.zone, _Port._Proto.zone
+	kindInstance               // DNS-SD: Name._Port._Proto.zone, Name one label
 )
 
 // node is what one owner name holds.
 type node struct {
 	kind  kind
-	svc   *service // kindService, kindEndpoint, kindPort
+	svc   *service // kindService, kindEndpoint, kindPort, kindInstance
 	index int      // endpoint or port index
-	ptrs  []ptr    // kindPTR
+	ptrs  []ptr    // kindPTR, kindServiceType
 }
 
 // ptr is a PTR record and the service whose allow list guards it.
@@ -101,6 +103,7 @@ func Build(zone string, services []config.Service, opts Options) *View {
 			v.add(srvOwner(p, s.owner), &node{kind: kindPort, svc: s, index: j})
 		}
 	}
+	v.addDNSSD(services)
 	if _, taken := v.nodes[nameServer(zone)]; !taken {
 		v.add(nameServer(zone), &node{kind: kindNameServer})
 	}

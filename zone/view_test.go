@@ -321,3 +321,101 @@ func TestTXTPerZone(t *testing.T) {
 		assert.Equal(t, lookup(v, name, dns.TypeTXT, "10.9.9.9"), got)
 	}
 }
+
+// TestDNSSD: RFC 6763 browsing: the service types in use, the instances of
+// a type, an instance's SRV and TXT, each within the services' allow.
+func TestDNSSD(t *testing.T) {
+	hidden := config.Service{
+		Name:      "hidden",
+		Ports:     []config.Port{{Name: "ldap", Number: 389, Protocol: "tcp"}, {Name: "db", Number: 5432, Protocol: "tcp"}},
+		Endpoints: []config.Endpoint{ip("10.3.0.1")},
+		Allow:     prefixes("10.244.0.0/16"),
+	}
+	v := Build("tp.internal.", append(registry(), hidden), Options{TTL: 10, Serial: 42})
+	nodata := answer{result: Answered, ns: []string{soa}}
+	nx := answer{result: NXDomain, ns: []string{soa}}
+	const enum = "_services._dns-sd._udp.tp.internal."
+	oracle := `oracle\.finance._db._tcp.tp.internal.`
+	for _, c := range []struct {
+		name   string
+		qtype  uint16
+		client string
+		want   answer
+	}{
+		{enum, dns.TypePTR, "10.9.9.9", answer{result: Answered, answer: []string{
+			enum + " 10 IN PTR _api._tcp.tp.internal.",
+			enum + " 10 IN PTR _db._tcp.tp.internal.",
+			enum + " 10 IN PTR _https._tcp.tp.internal.",
+			enum + " 10 IN PTR _metrics._udp.tp.internal.",
+		}}},
+		{enum, dns.TypePTR, "10.244.1.2", answer{result: Answered, answer: []string{
+			enum + " 10 IN PTR _api._tcp.tp.internal.",
+			enum + " 10 IN PTR _db._tcp.tp.internal.",
+			enum + " 10 IN PTR _https._tcp.tp.internal.",
+			enum + " 10 IN PTR _ldap._tcp.tp.internal.",
+			enum + " 10 IN PTR _metrics._udp.tp.internal.",
+		}}},
+		{enum, dns.TypeA, "10.9.9.9", nodata},
+		{"_dns-sd._udp.tp.internal.", dns.TypePTR, "10.9.9.9", nodata},
+		{"_udp.tp.internal.", dns.TypePTR, "10.9.9.9", nodata},
+		{"_tcp.tp.internal.", dns.TypePTR, "10.9.9.9", nodata},
+		{"_db._tcp.tp.internal.", dns.TypePTR, "10.9.9.9", answer{result: Answered, answer: []string{
+			"_db._tcp.tp.internal. 10 IN PTR " + oracle,
+		}}},
+		{"_db._tcp.tp.internal.", dns.TypePTR, "10.244.1.2", answer{result: Answered, answer: []string{
+			"_db._tcp.tp.internal. 10 IN PTR hidden._db._tcp.tp.internal.",
+			"_db._tcp.tp.internal. 10 IN PTR " + oracle,
+		}}},
+		// A type whose every instance is refused lists nothing: NODATA.
+		{"_ldap._tcp.tp.internal.", dns.TypePTR, "10.9.9.9", nodata},
+		{"_ldap._tcp.tp.internal.", dns.TypePTR, "10.244.1.2", answer{result: Answered, answer: []string{
+			"_ldap._tcp.tp.internal. 10 IN PTR hidden._ldap._tcp.tp.internal.",
+		}}},
+		{"_https._tcp.tp.internal.", dns.TypePTR, "10.9.9.9", answer{result: Answered, answer: []string{
+			"_https._tcp.tp.internal. 30 IN PTR web._https._tcp.tp.internal.",
+		}}},
+		{"_db._tcp.tp.internal.", dns.TypeSRV, "10.9.9.9", nodata},
+		{oracle, dns.TypeSRV, "10.9.9.9", answer{result: Answered, answer: []string{
+			oracle + " 10 IN SRV 0 1 1521 10-0-0-10.oracle.finance.tp.internal.",
+			oracle + " 10 IN SRV 10 5 1521 standby.oracle.finance.tp.internal.",
+		}, ext: []string{
+			"10-0-0-10.oracle.finance.tp.internal. 10 IN A 10.0.0.10",
+			"standby.oracle.finance.tp.internal. 10 IN A 10.0.0.11",
+		}}},
+		{oracle, dns.TypeTXT, "10.9.9.9", answer{result: Answered, answer: []string{
+			oracle + ` 10 IN TXT "DB_HOST=oracle.finance.tp.internal" "DB_NAME=orcl" "DB_NAME2=back\\slash" "DB_PORT=1521" "DB_USER=app"`,
+		}}},
+		{oracle, dns.TypeTXT, "10.244.1.2", answer{result: Answered, answer: []string{
+			oracle + ` 10 IN TXT "DB_HOST=oracle.finance.tp.internal" "DB_NAME=orcl" "DB_NAME2=back\\slash" "DB_PASSWORD=s3cret" "DB_PORT=1521" "DB_USER=app"`,
+		}}},
+		{oracle, dns.TypeA, "10.9.9.9", nodata},
+		{"_metrics._udp.tp.internal.", dns.TypePTR, "10.9.9.9", answer{result: Answered, answer: []string{
+			"_metrics._udp.tp.internal. 10 IN PTR dotnet._metrics._udp.tp.internal.",
+		}}},
+		{"dotnet._metrics._udp.tp.internal.", dns.TypeSRV, "10.9.9.9", answer{result: Answered, answer: []string{
+			"dotnet._metrics._udp.tp.internal. 10 IN SRV 0 1 9100 winsrv01.corp.example.com.",
+		}}},
+		{"dotnet._metrics._udp.tp.internal.", dns.TypeTXT, "10.9.9.9", answer{result: Answered, answer: []string{
+			`dotnet._metrics._udp.tp.internal. 10 IN TXT "API_HOST=dotnet.tp.internal" "API_PORT=8080" "METRICS_HOST=dotnet.tp.internal" "METRICS_PORT=9100"`,
+		}}},
+		// An instance of a refused service is refused.
+		{"hidden._ldap._tcp.tp.internal.", dns.TypeSRV, "10.9.9.9", answer{result: Refused}},
+		{"hidden._ldap._tcp.tp.internal.", dns.TypeSRV, "10.244.1.2", answer{result: Answered, answer: []string{
+			"hidden._ldap._tcp.tp.internal. 10 IN SRV 0 1 389 10-3-0-1.hidden.tp.internal.",
+		}, ext: []string{"10-3-0-1.hidden.tp.internal. 10 IN A 10.3.0.1"}}},
+		{"nope._db._tcp.tp.internal.", dns.TypeSRV, "10.9.9.9", nx},
+		// The escaped dot is inside the label: finance._db._tcp does not exist.
+		{"finance._db._tcp.tp.internal.", dns.TypeSRV, "10.9.9.9", nx},
+		{"oracle.finance._db._tcp.tp.internal.", dns.TypeSRV, "10.9.9.9", nx},
+		{"_db._udp.tp.internal.", dns.TypePTR, "10.9.9.9", nx},
+	} {
+		assert.Equal(t, c.want, lookup(v, c.name, c.qtype, c.client), "%s %s from %s", c.name, dns.TypeToString[c.qtype], c.client)
+	}
+
+	// Written keys win over the made ones in the instance TXT too.
+	v = Build("tp.internal.", []config.Service{{Name: "bare", Ports: []config.Port{{Name: "p", Number: 1, Protocol: "tcp"}}, Connection: map[string]string{"P_HOST": "x", "P_PORT": "1"}}}, Options{TTL: 10})
+	assert.Equal(t, []string{`bare._p._tcp.tp.internal. 10 IN TXT "P_HOST=x" "P_PORT=1"`}, lookup(v, "bare._p._tcp.tp.internal.", dns.TypeTXT, "10.9.9.9").answer)
+	// Reverse zones do not browse.
+	rv := BuildReverse("10.in-addr.arpa.", "tp.internal.", registry(), Options{TTL: 10})
+	assert.Equal(t, NXDomain, lookup(rv, "_services._dns-sd._udp.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9").result)
+}
