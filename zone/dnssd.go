@@ -56,7 +56,7 @@ func (v *View) addDNSSD(defs []config.Service) {
 			t := typeOwner(p, v.zone)
 			n := types[t]
 			if n == nil {
-				n = &node{kind: kindServiceType}
+				n = &node{kind: kindBrowse}
 				types[t] = n
 				order = append(order, t)
 			}
@@ -68,7 +68,7 @@ func (v *View) addDNSSD(defs []config.Service) {
 		return
 	}
 	slices.Sort(order)
-	e := &node{kind: kindServiceType}
+	e := &node{kind: kindBrowse}
 	for _, t := range order {
 		n := types[t]
 		v.add(t, n)

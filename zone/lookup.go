@@ -78,7 +78,7 @@ func (v *View) Lookup(q Query, m *dns.Msg) Result {
 		if result := v.ptr(n, q, m); result != Answered {
 			return result
 		}
-	case kindServiceType:
+	case kindBrowse:
 		v.browse(n, q, m)
 	case kindInstance:
 		v.instance(n, q, m)

@@ -67,7 +67,7 @@ const (
 	kindPort                   // _Port._Proto.Name.zone
 	kindNameServer             // ns.dns.zone, the SOA and NS target
 	kindPTR                    // an endpoint's address in a reverse zone
-	kindServiceType            // DNS-SD: _services._dns-sd._udp.zone, _Port._Proto.zone
+	kindBrowse                 // DNS-SD: _services._dns-sd._udp.zone, _Port._Proto.zone
 	kindInstance               // DNS-SD: Name._Port._Proto.zone, Name one label
 )
 
@@ -76,7 +76,7 @@ type node struct {
 	kind  kind
 	svc   *service // kindService, kindEndpoint, kindPort, kindInstance
 	index int      // endpoint or port index
-	ptrs  []ptr    // kindPTR, kindServiceType
+	ptrs  []ptr    // kindPTR, kindBrowse
 }
 
 // ptr is a PTR record and the service whose allow list guards it.

@@ -58,7 +58,7 @@ func TestAppendWire(t *testing.T) {
 					n := v.nodes[name]
 					declinable := qtype == dns.TypeANY || want.result == Refused ||
 						n != nil && n.kind == kindApex && qtype == dns.TypeNS ||
-						n != nil && (n.kind == kindServiceType || n.kind == kindInstance) ||
+						n != nil && (n.kind == kindBrowse || n.kind == kindInstance) ||
 						n != nil && (n.kind == kindNameServer || n.kind == kindService && len(n.svc.recs.Load().cname) > 0)
 					assert.True(t, declinable, "declined %s", what)
 					continue
