@@ -69,7 +69,8 @@ func TestExampleWithDig(t *testing.T) {
 	}{
 		{[]string{"oracle.finance.tp.internal", "+short"}, []string{"192.0.2.10", "192.0.2.11"}},
 		{[]string{"Oracle.Finance.TP.Internal", "SRV", "+noall", "+answer", "+additional"}, nil},
-		{[]string{"oracle.finance.tp.internal", "TXT", "+short"}, []string{`"DB_NAME=orcl" "DB_PASSWORD=s3cret" "DB_USER=app"`}},
+		{[]string{"oracle.finance.tp.internal", "TXT", "+short"}, []string{
+			`"DB_HOST=oracle.finance.tp.internal"`, `"DB_NAME=orcl"`, `"DB_PASSWORD=s3cret"`, `"DB_PORT=1521"`, `"DB_USER=app"`}},
 		{[]string{"standby.oracle.finance.tp.internal", "+short"}, []string{"192.0.2.11"}},
 		{[]string{"web.tp.internal", "AAAA", "+short"}, []string{"2001:db8::20"}},
 		{[]string{"_https._tcp.web.tp.internal", "SRV", "+short"}, []string{
