@@ -208,6 +208,7 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		{"unknown field", "PUT", "/v1/services/new", `{"endpoints":["10.1.0.2"],"adress":"x"}`, 400, `{"error":"unknown field","field":"adress"}`},
 		{"wrong type", "PUT", "/v1/services/new", `{"ttl":"soon"}`, 400, `{"error":"want an integer, got \"soon\"","field":"ttl"}`},
 		{"invalid value", "PUT", "/v1/services/new", `{"ports":[{"name":"db","port":99999}]}`, 400, `{"error":"99999 is out of range 1-65535","field":"ports[0].port"}`},
+		{"bad reference", "PUT", "/v1/services/new", `{"ports":[{"name":"db","port":1}],"connection":{"URL":"${DB_HOST}/${PASS}"},"secrets":{"PASS":"p"}}`, 400, `{"error":"${PASS} is a secret; connection is served to every client and may not refer to one","field":"connection.URL"}`},
 		{"several errors", "PUT", "/v1/services/new", `{"ports":[{"name":"db","port":0}],"allow":["nope"]}`, 400,
 			`{"error":"\"nope\" is not a CIDR prefix or IP address","field":"allow[0]","errors":[{"error":"\"nope\" is not a CIDR prefix or IP address","field":"allow[0]"},{"error":"0 is out of range 1-65535","field":"ports[0].port"}]}`},
 		{"bad name", "PUT", "/v1/services/_bad", `{}`, 400, `{"error":"","field":"name"}`},
