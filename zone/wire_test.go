@@ -40,6 +40,15 @@ func TestAppendWire(t *testing.T) {
 		Name:      "multi",
 		Ports:     []config.Port{{Name: "a", Number: 1, Protocol: "tcp"}, {Name: "b", Number: 2, Protocol: "udp"}},
 		Endpoints: []config.Endpoint{ip("10.2.0.1"), ip("10.2.0.2"), ip("10.2.0.3"), ip("2001:db8::2:4")},
+	}, config.Service{
+		// References, made keys, secrets, and DNS-SD names behind allow.
+		Name:         "ref.db",
+		Ports:        []config.Port{{Name: "pg-main", Number: 5432, Protocol: "tcp"}, {Name: "a", Number: 7, Protocol: "udp"}},
+		Endpoints:    []config.Endpoint{ip("10.2.1.1")},
+		Connection:   map[string]string{"URL": "postgres://${PG_MAIN_HOST}:${PG_MAIN_PORT}/x", "COST": "$$5"},
+		Secrets:      map[string]string{"DSN": "${URL}?password=p"},
+		SecretsAllow: prefixes("10.244.0.0/16"),
+		Allow:        prefixes("10.244.0.0/16"),
 	})
 	v := Build("tp.internal.", services, Options{TTL: 10, Serial: 42})
 	names := []string{"nothing.tp.internal.", "x.multi.tp.internal.", "_a._udp.multi.tp.internal."}

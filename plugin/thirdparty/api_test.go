@@ -320,3 +320,27 @@ func TestAPIDeleteRemovesAnOverriddenEndpoint(t *testing.T) {
 	r := exchange(t, "udp", f.dns, "127.0.0.1", test.Query("db.tp.internal.", dns.TypeA, 0))
 	assert.Equal(t, []string{"db.tp.internal. 30 IN A 192.0.2.1", "db.tp.internal. 30 IN A 192.0.2.3"}, rrs(r.Answer))
 }
+
+// TestAPIReferences: a service PUT with references is served expanded in
+// DNS, and GET shows it as written, its secrets as "***".
+func TestAPIReferences(t *testing.T) {
+	f := startAPIServer(t, "")
+	svc := `{"ports":[{"name":"db","port":5432}],"endpoints":["192.0.2.1"],"connection":{"URL":"pg://${DB_HOST}:${DB_PORT}/x"},"secrets":{"DSN":"${URL}?p=s3cret"},"secrets_allow":["127.0.0.1/32"]}`
+	status, body := f.do(t, "PUT", "/v1/services/pg", svc)
+	require.Equal(t, http.StatusCreated, status, body)
+	f.waitDNS(t, "pg.tp.internal.", []string{"192.0.2.1"}, 0)
+	status, body = f.do(t, "GET", "/v1/services/pg", "")
+	require.Equal(t, http.StatusOK, status, body)
+	var got struct{ Connection, Secrets map[string]string }
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	assert.Equal(t, map[string]string{"URL": "pg://${DB_HOST}:${DB_PORT}/x"}, got.Connection)
+	assert.Equal(t, map[string]string{"DSN": "***"}, got.Secrets)
+	assert.NotContains(t, body, "s3cret")
+	r := exchange(t, "udp", f.dns, "127.0.0.1", test.Query("pg.tp.internal.", dns.TypeTXT, 0))
+	assert.Equal(t, []string{
+		`pg.tp.internal. 10 IN TXT "DB_HOST=pg.tp.internal"`,
+		`pg.tp.internal. 10 IN TXT "DB_PORT=5432"`,
+		`pg.tp.internal. 10 IN TXT "DSN=pg://pg.tp.internal:5432/x?p=s3cret"`,
+		`pg.tp.internal. 10 IN TXT "URL=pg://pg.tp.internal:5432/x"`,
+	}, rrs(r.Answer))
+}
