@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,9 @@ type Checker struct {
 	prober      *prober
 	// Observe, when set before Start, is told of every probe's result.
 	Observe func(owner string, r Result)
+	// Resolve, when set before Start, gives the addresses of a host-name
+	// endpoint, which probes dial instead of asking the system resolver.
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -180,6 +184,7 @@ func (c *Checker) FirstRoundDone() bool {
 func (c *Checker) Start() {
 	c.mu.Lock()
 	c.started = true
+	c.prober.resolve = c.Resolve
 	c.mu.Unlock()
 	go c.run()
 }

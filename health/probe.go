@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -39,6 +40,8 @@ func (t Target) addr() string { return net.JoinHostPort(t.Host, strconv.Itoa(int
 // prober runs probes. Its HTTP transports are shared by the probes with
 // the same TLS settings.
 type prober struct {
+	// resolve gives the addresses of host names; nil: the system resolver.
+	resolve    func(ctx context.Context, host string) ([]netip.Addr, error)
 	mu         sync.Mutex
 	transports map[transportKey]*http.Transport
 }
@@ -58,7 +61,7 @@ func (p *prober) probe(ctx context.Context, t Target) Result {
 	var err error
 	switch t.Check.Type {
 	case config.CheckTCP:
-		err = probeTCP(ctx, t)
+		err = p.probeTCP(ctx, t)
 	case config.CheckHTTP, config.CheckHTTPS:
 		err = p.probeHTTP(ctx, t)
 	}
@@ -69,9 +72,29 @@ func (p *prober) probe(ctx context.Context, t Target) Result {
 	return r
 }
 
-func probeTCP(ctx context.Context, t Target) error {
+// dial connects to addr; a host name is dialed at the addresses resolve
+// gives, in order, until one answers.
+func (p *prober) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", t.addr())
+	host, port, err := net.SplitHostPort(addr)
+	if _, perr := netip.ParseAddr(host); err != nil || perr == nil || p.resolve == nil {
+		return d.DialContext(ctx, network, addr)
+	}
+	ips, err := p.resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	for _, ip := range ips {
+		var c net.Conn
+		if c, err = d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port)); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
+func (p *prober) probeTCP(ctx context.Context, t Target) error {
+	c, err := p.dial(ctx, "tcp", t.addr())
 	if err != nil {
 		return err
 	}
@@ -132,6 +155,7 @@ func (p *prober) transport(t Target) *http.Transport {
 			// A probe measures a fresh connection, and an idle one would
 			// outlive the checker.
 			DisableKeepAlives: true,
+			DialContext:       p.dial,
 			TLSClientConfig: &tls.Config{
 				InsecureSkipVerify: key.skipVerify, // the user asked for it: tls_skip_verify
 				ServerName:         key.serverName,

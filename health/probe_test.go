@@ -2,9 +2,11 @@ package health
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -132,4 +134,34 @@ func TestProbeHostName(t *testing.T) {
 	// localhost is resolved when probed: it is in every /etc/hosts.
 	r := newProber().probe(context.Background(), target(t, "localhost:"+port, check(config.CheckTCP)))
 	assert.True(t, r.OK, r.Err)
+}
+
+// TestProbeHostNameThroughResolve checks that a host-name endpoint is
+// dialed at the addresses resolve gives, and fails with its error.
+func TestProbeHostNameThroughResolve(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.7:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Listener.Close()
+	srv.Listener, err = net.Listen("tcp", "127.0.0.7:0")
+	require.NoError(t, err)
+	srv.Start()
+	defer srv.Close()
+	httpPort := uint16(srv.Listener.Addr().(*net.TCPAddr).Port)
+
+	p := newProber()
+	p.resolve = func(_ context.Context, host string) ([]netip.Addr, error) {
+		if host == "db.corp.example.com" {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.6"), netip.MustParseAddr("127.0.0.7")}, nil
+		}
+		return nil, errors.New("lookup " + host + " on 127.0.0.1:53: NXDOMAIN")
+	}
+	r := p.probe(context.Background(), Target{Host: "db.corp.example.com", Port: port, Check: check(config.CheckTCP)})
+	assert.True(t, r.OK, r.Err)
+	r = p.probe(context.Background(), Target{Host: "db.corp.example.com", Port: httpPort, Check: check(config.CheckHTTP)})
+	assert.True(t, r.OK, r.Err)
+	r = p.probe(context.Background(), Target{Host: "gone.corp.example.com", Port: port, Check: check(config.CheckTCP)})
+	assert.Equal(t, Result{Err: "lookup gone.corp.example.com on 127.0.0.1:53: NXDOMAIN", Latency: r.Latency}, r)
 }

@@ -101,7 +101,8 @@ func (v *View) instance(n *node, q Query, m *dns.Msg) {
 	s := n.svc
 	switch q.Type {
 	case dns.TypeSRV:
-		v.addSRV(m, s.recs.Load().instances[n.index])
+		recs := s.recs.Load()
+		v.addSRV(m, recs.instances[n.index], recs.hosts, q)
 	case dns.TypeTXT:
 		txt := s.instanceTXT[n.index]
 		if len(s.secret) > 0 && allowed(s.secret, q.Client) {

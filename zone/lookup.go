@@ -18,7 +18,12 @@ type Query struct {
 	Client netip.Addr
 	// Local is the address the query came to, answered for ns.dns.<zone>.
 	Local netip.Addr
+	// trusted skips the allow lists: tpdns's own lookups (probes).
+	trusted bool
 }
+
+// maxChain is how many CNAMEs an answer follows in the zone at most.
+const maxChain = 8
 
 // Result is how a lookup ended.
 type Result uint8
@@ -43,7 +48,7 @@ func (v *View) Lookup(q Query, m *dns.Msg) Result {
 		m.Ns = v.negative
 		return NXDomain
 	}
-	if n.svc != nil && !allowed(n.svc.allow, q.Client) {
+	if n.svc != nil && !q.allowed(n.svc) {
 		return Refused
 	}
 	if q.Type == dns.TypeANY && n.kind != kindEmpty {
@@ -68,7 +73,8 @@ func (v *View) Lookup(q Query, m *dns.Msg) Result {
 		}
 	case kindPort:
 		if q.Type == dns.TypeSRV {
-			v.addSRV(m, n.svc.recs.Load().ports[n.index])
+			recs := n.svc.recs.Load()
+			v.addSRV(m, recs.ports[n.index], recs.hosts, q)
 		}
 	case kindNameServer:
 		if rr := addressRecord(q, v.ttl); rr != nil {
@@ -94,7 +100,7 @@ func (v *View) service(s *service, q Query, m *dns.Msg) {
 	switch q.Type {
 	case dns.TypeA, dns.TypeAAAA, dns.TypeCNAME:
 		if len(r.cname) > 0 {
-			m.Answer = append(m.Answer, r.cname[int(s.rotate.Add(1)-1)%len(r.cname)])
+			v.alias(s, r, q, m, 0)
 			return
 		}
 		switch q.Type {
@@ -104,7 +110,7 @@ func (v *View) service(s *service, q Query, m *dns.Msg) {
 			m.Answer = v.pick(r.aaaa)
 		}
 	case dns.TypeSRV:
-		v.addSRV(m, r.srv)
+		v.addSRV(m, r.srv, r.hosts, q)
 	case dns.TypeTXT:
 		txt := r.txt
 		if allowed(s.secret, q.Client) && len(s.secret) > 0 {
@@ -112,6 +118,122 @@ func (v *View) service(s *service, q Query, m *dns.Msg) {
 		}
 		m.Answer = append(m.Answer, txt...)
 	}
+}
+
+func (q Query) allowed(s *service) bool { return q.trusted || allowed(s.allow, q.Client) }
+
+// alias answers a host-name service s: a CNAME to one of its host names,
+// rotating over those that have records of the type asked (all when none
+// has), followed by that name's records: resolved ones for a name outside
+// the zone, the view's own for one inside it.
+func (v *View) alias(s *service, r *records, q Query, m *dns.Msg, depth int) {
+	list := r.hosts.a
+	if q.Type == dns.TypeAAAA {
+		list = r.hosts.aaaa
+	}
+	k := int(s.rotate.Add(1) - 1)
+	i := k % len(r.cname)
+	if q.Type != dns.TypeCNAME && len(list) > 0 {
+		i = list[k%len(list)]
+	}
+	m.Answer = append(m.Answer, r.cname[i])
+	t := r.hosts.targets[i]
+	switch {
+	case q.Type == dns.TypeCNAME:
+	case !t.inZone && q.Type == dns.TypeA:
+		m.Answer = append(m.Answer, v.pick(t.a)...)
+	case !t.inZone:
+		m.Answer = append(m.Answer, v.pick(t.aaaa)...)
+	default:
+		v.follow(t.name, q, m, depth+1)
+	}
+}
+
+// follow appends the A or AAAA records the view has for name, an in-zone
+// CNAME target, following further host-name services; a loop, too long a
+// chain, a name that does not exist or that the client may not see ends
+// the answer at the CNAME.
+func (v *View) follow(name string, q Query, m *dns.Msg, depth int) {
+	if depth >= maxChain || ownsOne(m.Answer, name) {
+		return
+	}
+	n, ok := v.nodes[name]
+	if !ok || n.svc != nil && !q.allowed(n.svc) {
+		return
+	}
+	switch n.kind {
+	case kindService:
+		r := n.svc.recs.Load()
+		switch {
+		case len(r.cname) > 0:
+			v.alias(n.svc, r, q, m, depth)
+		case q.Type == dns.TypeA:
+			m.Answer = append(m.Answer, v.pick(r.a)...)
+		default:
+			m.Answer = append(m.Answer, v.pick(r.aaaa)...)
+		}
+	case kindEndpoint:
+		if rr := n.svc.recs.Load().endpoints[n.index]; rr != nil && rr.Header().Rrtype == q.Type {
+			m.Answer = append(m.Answer, rr)
+		}
+	case kindNameServer:
+		if rr := addressRecord(Query{Name: name, Type: q.Type, Local: q.Local}, v.ttl); rr != nil {
+			m.Answer = append(m.Answer, rr)
+		}
+	}
+}
+
+func ownsOne(rrs []dns.RR, name string) bool {
+	for _, rr := range rrs {
+		if rr.Header().Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hostGlue appends the addresses of the host-name SRV target t: resolved
+// ones, or the view's own A and AAAA of an in-zone name that holds them.
+func (v *View) hostGlue(extra []dns.RR, t *hostTarget, q Query) []dns.RR {
+	if t == nil {
+		return extra
+	}
+	if !t.inZone {
+		extra = append(extra, t.a...)
+		return append(extra, t.aaaa...)
+	}
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		m := dns.Msg{}
+		q.Type = qtype
+		// Glue is the target's own addresses, never a chain.
+		if n, ok := v.nodes[t.name]; ok && n.kind == kindService && len(n.svc.recs.Load().cname) > 0 {
+			return extra
+		}
+		v.follow(t.name, q, &m, 0)
+		extra = append(extra, m.Answer...)
+	}
+	return extra
+}
+
+// Addresses returns the addresses name, in the zone, has in the view,
+// following host-name services as answers do, for tpdns's own use (the
+// probes of in-zone host-name endpoints): allow lists do not apply.
+func (v *View) Addresses(name string) []netip.Addr {
+	var out []netip.Addr
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		m := dns.Msg{}
+		v.follow(dns.Fqdn(name), Query{Name: dns.Fqdn(name), Type: qtype, trusted: true}, &m, 0)
+		for _, rr := range m.Answer {
+			switch rr := rr.(type) {
+			case *dns.A:
+				out = append(out, netip.AddrFrom4([4]byte(rr.A.To4())))
+			case *dns.AAAA:
+				ip, _ := netip.AddrFromSlice(rr.AAAA)
+				out = append(out, ip)
+			}
+		}
+	}
+	return out
 }
 
 // ptr answers a PTR node with the records of the services that allow the
@@ -147,7 +269,7 @@ func (v *View) pick(rrs []dns.RR) []dns.RR {
 
 // addSRV answers a shuffled selection of srvs, the targets' addresses in
 // the additional section.
-func (v *View) addSRV(m *dns.Msg, srvs []srvRR) {
+func (v *View) addSRV(m *dns.Msg, srvs []srvRR, hosts *hostSet, q Query) {
 	if len(srvs) == 0 {
 		return
 	}
@@ -155,10 +277,13 @@ func (v *View) addSRV(m *dns.Msg, srvs []srvRR) {
 	order, n := v.shuffled(buf[:0], len(srvs))
 	m.Answer = make([]dns.RR, 0, n)
 	m.Extra = make([]dns.RR, 0, n)
-	for _, i := range order[:n] {
+	for k, i := range order[:n] {
 		m.Answer = append(m.Answer, srvs[i].rr)
 		if g := srvs[i].glue; g != nil && !containsRR(m.Extra, g) {
 			m.Extra = append(m.Extra, g)
+		}
+		if hosts != nil && !seenTarget(srvs, order[:k], srvs[i].rr) {
+			m.Extra = v.hostGlue(m.Extra, hosts.target(srvs[i].rr.(*dns.SRV).Target), q)
 		}
 	}
 }
@@ -177,6 +302,26 @@ func (v *View) shuffled(order []int, n int) ([]int, int) {
 		n = v.maxAnswers
 	}
 	return order, n
+}
+
+// seenTarget reports whether an SRV record before has the target of rr.
+func seenTarget(srvs []srvRR, before []int, rr dns.RR) bool {
+	for _, i := range before {
+		if srvs[i].rr.(*dns.SRV).Target == rr.(*dns.SRV).Target {
+			return true
+		}
+	}
+	return false
+}
+
+// target returns the target named name (fully qualified).
+func (hs *hostSet) target(name string) *hostTarget {
+	for _, t := range hs.targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
 }
 
 func containsRR(rrs []dns.RR, rr dns.RR) bool {

@@ -51,6 +51,7 @@ func (s *service) prepareTXT(zone string) {
 type records struct {
 	a, aaaa []dns.RR // owner Name.zone, healthy endpoints
 	cname   []dns.RR // host-name services: one per healthy host name
+	hosts   *hostSet // the targets of cname; nil for IP services
 	srv     []srvRR  // every port of every healthy endpoint
 	ports   [][]srvRR
 	// endpoints[i] is the A or AAAA record of endpoint i (owner
@@ -69,14 +70,54 @@ type records struct {
 // srvRR is an SRV record and the address records of its target.
 type srvRR struct {
 	rr   dns.RR
-	glue dns.RR // nil for host-name targets
+	glue dns.RR // nil for host-name targets, whose glue is in records.hosts
+}
+
+// hostSet is the targets of a host-name service's CNAMEs, in their order;
+// a and aaaa index those that can answer that family, which a CNAME
+// rotates over first.
+type hostSet struct {
+	targets []*hostTarget
+	a, aaaa []int
+}
+
+// hostTarget is a host name a host-name service points at, and its address
+// records: those resolved outside the zone, or none in the zone, whose
+// names are followed in the view at query time.
+type hostTarget struct {
+	name    string // fully qualified
+	inZone  bool
+	a, aaaa []dns.RR
+}
+
+// newTarget makes the target for host name ep, with the addresses hosts
+// knows of it when it lies outside zone, their TTL capped by ttl.
+func newTarget(ep config.Endpoint, zone string, ttl uint32, hosts Hosts) *hostTarget {
+	t := &hostTarget{name: dns.Fqdn(ep.Address), inZone: dns.IsSubDomain(zone, dns.Fqdn(ep.Address))}
+	if t.inZone || hosts == nil {
+		return t
+	}
+	a, aaaa, rttl, ok := hosts.Addresses(ep.Address)
+	if !ok {
+		return t
+	}
+	h := dns.RR_Header{Name: t.name, Class: dns.ClassINET, Ttl: min(rttl, ttl)}
+	for _, ip := range a {
+		h.Rrtype = dns.TypeA
+		t.a = append(t.a, &dns.A{Hdr: h, A: net.IP(ip.Unmap().AsSlice())})
+	}
+	for _, ip := range aaaa {
+		h.Rrtype = dns.TypeAAAA
+		t.aaaa = append(t.aaaa, &dns.AAAA{Hdr: h, AAAA: net.IP(ip.AsSlice())})
+	}
+	return t
 }
 
 // build prepares the records of s for the endpoints opts.Up answers, in
 // both forms (p packs the wire form).
 // Disabled endpoints are never answered. A service with endpoints of which
 // none is up answers none, or with opts.Panic all enabled ones, briefly.
-func (s *service) build(opts Options, p *packer) *records {
+func (s *service) build(zone string, opts Options, p *packer) *records {
 	def := s.def
 	r := &records{endpoints: make([]dns.RR, len(def.Endpoints)), ports: make([][]srvRR, len(def.Ports))}
 	answered := make([]bool, len(def.Endpoints))
@@ -107,6 +148,18 @@ func (s *service) build(opts Options, p *packer) *records {
 		var addr, glue dns.RR
 		switch {
 		case ep.IsHost():
+			host := newTarget(ep, zone, ttl, opts.Hosts)
+			if r.hosts == nil {
+				r.hosts = &hostSet{}
+			}
+			hs := r.hosts
+			if host.inZone || len(host.a) > 0 {
+				hs.a = append(hs.a, len(hs.targets))
+			}
+			if host.inZone || len(host.aaaa) > 0 {
+				hs.aaaa = append(hs.aaaa, len(hs.targets))
+			}
+			hs.targets = append(hs.targets, host)
 			r.cname = append(r.cname, &dns.CNAME{Hdr: hdr(s.owner, dns.TypeCNAME), Target: target})
 		case ep.IP.Is4() || ep.IP.Is4In6():
 			ip := net.IP(ep.IP.Unmap().AsSlice())

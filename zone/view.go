@@ -37,6 +37,15 @@ type Options struct {
 	// Panic answers every enabled endpoint of a service that has none up,
 	// with a TTL of at most PanicTTL, instead of no address at all.
 	Panic bool
+	// Hosts gives the addresses of host-name endpoints outside the zone,
+	// read when a service's records are built; nil knows none.
+	Hosts Hosts
+}
+
+// Hosts knows the addresses of host names (lower-case, no trailing dot)
+// resolved elsewhere; ok is false while host has none.
+type Hosts interface {
+	Addresses(host string) (a, aaaa []netip.Addr, ttl uint32, ok bool)
 }
 
 // PanicTTL is the most a service in panic is cached for: its endpoints are
@@ -179,7 +188,7 @@ func (v *View) addServices(defs []config.Service) {
 		p := newPacker()
 		for _, s := range all[from:to] {
 			s.prepareTXT(v.zone)
-			s.recs.Store(s.build(v.opts, p))
+			s.recs.Store(s.build(v.zone, v.opts, p))
 		}
 	})
 }
@@ -200,7 +209,7 @@ func (v *View) buildAll(services []*service) {
 	parallel.Run(len(services), minPart, func(_, from, to int) {
 		p := newPacker()
 		for _, s := range services[from:to] {
-			s.recs.Store(s.build(v.opts, p))
+			s.recs.Store(s.build(v.zone, v.opts, p))
 		}
 	})
 }
@@ -219,7 +228,7 @@ func (v *View) UpdateAll() {
 // new, never a mix.
 func (v *View) Update(name string) {
 	if s, ok := v.services[name]; ok {
-		s.recs.Store(s.build(v.opts, newPacker()))
+		s.recs.Store(s.build(v.zone, v.opts, newPacker()))
 	}
 }
 

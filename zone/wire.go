@@ -237,8 +237,8 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 	case kindService:
 		recs := n.svc.recs.Load()
 		w := recs.wire
-		if w == nil || len(recs.cname) > 0 && (qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeCNAME) {
-			return b, r, false // a rotating CNAME
+		if w == nil || len(recs.cname) > 0 && (qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeCNAME || qtype == dns.TypeSRV) {
+			return b, r, false // a rotating CNAME followed, or SRV with host-name glue
 		}
 		switch qtype {
 		case dns.TypeA:
@@ -269,9 +269,10 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 			r.Answer = 1
 		}
 	case kindPort:
-		w := n.svc.recs.Load().wire
-		if w == nil {
-			return b, r, false
+		recs := n.svc.recs.Load()
+		w := recs.wire
+		if w == nil || len(recs.cname) > 0 && qtype == dns.TypeSRV {
+			return b, r, false // SRV with host-name glue
 		}
 		if qtype == dns.TypeSRV {
 			b, r.Answer, r.Extra = v.appendSRV(b, w, w.ports[n.index])

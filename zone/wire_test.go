@@ -68,7 +68,8 @@ func TestAppendWire(t *testing.T) {
 					declinable := qtype == dns.TypeANY || want.result == Refused ||
 						n != nil && n.kind == kindApex && qtype == dns.TypeNS ||
 						n != nil && (n.kind == kindBrowse || n.kind == kindInstance) ||
-						n != nil && (n.kind == kindNameServer || n.kind == kindService && len(n.svc.recs.Load().cname) > 0)
+						n != nil && (n.kind == kindNameServer || n.kind == kindService && len(n.svc.recs.Load().cname) > 0 ||
+							n.kind == kindPort && qtype == dns.TypeSRV && len(n.svc.recs.Load().cname) > 0)
 					assert.True(t, declinable, "declined %s", what)
 					continue
 				}

@@ -91,7 +91,12 @@ func TestGenerateZone(t *testing.T) {
 		{"10-0-7-1.svc-7.tp.internal. A", []string{"10-0-7-1.svc-7.tp.internal.\t10\tIN\tA\t10.0.7.1"}},
 		{"10-0-7-2.svc-7.tp.internal. A", []string{"10-0-7-2.svc-7.tp.internal.\t10\tIN\tA\t10.0.7.2"}},
 		{"svc-7.tp.internal. TXT", []string{
-			`svc-7.tp.internal.` + "\t10\tIN\tTXT\t" + `"DB_NAME=app7" "DB_POOL_SIZE=10" "DB_SSLMODE=require" "DB_USER=user7"`,
+			"svc-7.tp.internal.\t10\tIN\tTXT\t\"DB_HOST=svc-7.tp.internal\"",
+			"svc-7.tp.internal.\t10\tIN\tTXT\t\"DB_NAME=app7\"",
+			"svc-7.tp.internal.\t10\tIN\tTXT\t\"DB_POOL_SIZE=10\"",
+			"svc-7.tp.internal.\t10\tIN\tTXT\t\"DB_PORT=5432\"",
+			"svc-7.tp.internal.\t10\tIN\tTXT\t\"DB_SSLMODE=require\"",
+			"svc-7.tp.internal.\t10\tIN\tTXT\t\"DB_USER=user7\"",
 		}},
 		{"tp.internal. NS", []string{"tp.internal.\t10\tIN\tNS\tns.dns.tp.internal."}},
 	}
@@ -100,12 +105,12 @@ func TestGenerateZone(t *testing.T) {
 			assert.Equal(t, tc.want, rrs[tc.key])
 		})
 	}
-	// 9 records a service, and SOA, NS and ns.dns A: nothing else.
+	// 14 records a service (6 of them TXT), and SOA, NS and ns.dns A: nothing else.
 	count := 0
 	for _, list := range rrs {
 		count += len(list)
 	}
-	assert.Equal(t, 9*testServices+3, count)
+	assert.Equal(t, 14*testServices+3, count)
 }
 
 // TestGenerateSameAnswers is the point of the generator: tpdns, built from

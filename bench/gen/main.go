@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -137,8 +138,7 @@ func endpointBytes(i, j, e int) (x, y, z int) {
 	return k / 256, k % 256, block*e + j
 }
 
-// connection is the connection information of service i, sorted by key as
-// the TXT record serves it.
+// connection is the connection information of service i.
 func connection(i int) [][2]string {
 	return [][2]string{
 		{"DB_NAME", fmt.Sprintf("app%d", i)},
@@ -146,6 +146,14 @@ func connection(i int) [][2]string {
 		{"DB_SSLMODE", "require"},
 		{"DB_USER", fmt.Sprintf("user%d", i)},
 	}
+}
+
+// txtKeys is what the TXT answer of service i holds, one record per key:
+// its connection information and the keys made for its port db.
+func txtKeys(i int) [][2]string {
+	keys := append(connection(i), [2]string{"DB_HOST", serviceName(i) + "." + strings.TrimSuffix(Zone, ".")}, [2]string{"DB_PORT", "5432"})
+	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return keys
 }
 
 func writeServices(w *bufio.Writer, n, e int) {
@@ -184,11 +192,9 @@ func writeZone(w *bufio.Writer, n, e int) {
 		for j := 1; j <= e; j++ {
 			fmt.Fprintf(w, "%s.%s IN A %s\n", endpointLabel(i, j, e), name, endpointIP(i, j, e))
 		}
-		fmt.Fprintf(w, "%s IN TXT", name)
-		for _, kv := range connection(i) {
-			fmt.Fprintf(w, " %q", kv[0]+"="+kv[1])
+		for _, kv := range txtKeys(i) {
+			fmt.Fprintf(w, "%s IN TXT %q\n", name, kv[0]+"="+kv[1])
 		}
-		w.WriteString("\n")
 	}
 }
 

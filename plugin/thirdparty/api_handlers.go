@@ -587,7 +587,8 @@ func (tp *ThirdParty) endpointHealth(s *config.Service, ep config.Endpoint, notS
 	case notServed:
 		return healthJSON{State: health.Unknown.String()}
 	case s.Check.Type == config.CheckNone:
-		return healthJSON{State: health.Healthy.String()}
+		// Always up; a host name that does not resolve says why here.
+		return healthJSON{State: health.Healthy.String(), LastError: tp.hostError(ep)}
 	}
 	st, ok := tp.checker.Status(endpointKey(s, ep, probePort(s, ep)))
 	if !ok || st.LastCheck.IsZero() {

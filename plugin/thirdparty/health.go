@@ -80,8 +80,9 @@ func (tp *ThirdParty) healthChanged(service string) {
 
 // Ready implements plugin.Readiness: the registry is loaded when the
 // plugin is set up, so it is ready once every endpoint has had its first
-// probe, or its first probe timed out.
-func (tp *ThirdParty) Ready() bool { return tp.checker.FirstRoundDone() }
+// probe, or its first probe timed out, and every host name outside the
+// zones has had its first resolution (which times out too).
+func (tp *ThirdParty) Ready() bool { return tp.checker.FirstRoundDone() && tp.hosts.FirstRoundDone() }
 
 // previous returns the ThirdParty plugins of the other running caddy
 // instances: during a reload, those of the configuration being replaced.
@@ -108,6 +109,7 @@ func (tp *ThirdParty) inherit(from []*ThirdParty) {
 	}
 	for _, old := range from {
 		tp.checker.Inherit(old.checker)
+		tp.hosts.Inherit(old.hosts)
 	}
 	tp.mu.Lock()
 	defer tp.mu.Unlock()

@@ -3,6 +3,7 @@ package thirdparty
 import (
 	"context"
 	"log"
+	"time"
 
 	"github.com/coredns/caddy"
 )
@@ -30,7 +31,13 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 		tp.background.Go(func() { tp.watchStore(ctx, err == nil) })
 	}
 	tp.inherit(prev)
+	tp.hosts.Start()
 	tp.checker.Start()
+	// The first answers carry the addresses of host names, unless the
+	// resolver is slow: it is not waited for long.
+	wait, done := context.WithTimeout(ctx, firstResolveWait)
+	tp.hosts.WaitFirstRound(wait)
+	done()
 	tp.pollFile()
 	if tp.opts.services != "" {
 		tp.background.Go(releaseMemory) // serving meanwhile
@@ -45,6 +52,10 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	}
 	return nil
 }
+
+// firstResolveWait is how long a start waits for the first resolution of
+// the host names; readiness waits for all of it.
+const firstResolveWait = 2 * time.Second
 
 // abort undoes a start that failed: a store taken over goes back to its
 // giver, which is still serving.
@@ -75,6 +86,7 @@ func (tp *ThirdParty) stop() error {
 		tp.background.Wait()
 		tp.stopPolling()
 		tp.checker.Stop()
+		tp.hosts.Stop()
 		tp.mu.Lock()
 		st, owns := tp.st, tp.ownsStore
 		tp.ownsStore = false

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
+	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/zone"
 )
 
@@ -29,6 +30,13 @@ func newThirdParty(o options) (*ThirdParty, error) {
 	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{}}
 	tp.checker = health.NewChecker(o.probes, tp.healthChanged)
 	tp.checker.Observe = observeProbe
+	tp.checker.Resolve = tp.resolveHost
+	servers, err := o.resolvers, error(nil)
+	if servers == nil {
+		// A missing resolv.conf is no error until a host name needs it.
+		servers, err = hostname.ServersFromFile(defaultResolver)
+	}
+	tp.hosts = hostname.New(servers, err, tp.hostChanged)
 	if o.services != "" {
 		data, err := os.ReadFile(o.services)
 		if err != nil {
@@ -106,6 +114,8 @@ func clashes(s *config.Service, taken map[string]string) (name, by string, clash
 func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 	keys, eps := healthEndpoints(services)
 	tp.checker.Set(eps)
+	tp.hostUsers = tp.hostNames(services)
+	tp.hosts.Set(slices.Collect(maps.Keys(tp.hostUsers)))
 	up := func(s *config.Service, i int) bool {
 		key := keys[s.Name][i]
 		if key == "" {
@@ -114,7 +124,7 @@ func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 		st, _ := tp.checker.Status(key)
 		return st.State != health.Unhealthy
 	}
-	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial, Up: up, Panic: tp.opts.panic}
+	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial, Up: up, Panic: tp.opts.panic, Hosts: tp.hosts}
 	vs := views{}
 	for _, z := range tp.opts.zones {
 		vs[z] = zone.Build(z, services, opts)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/coredns/caddy"
 
 	"github.com/tpdns/tpdns/health"
+	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/plugin"
 )
 
@@ -21,6 +23,7 @@ const (
 	defaultReload     = 5 * time.Second
 	defaultTokenFile  = "tpdns.token"
 	defaultEtcdPrefix = "/tpdns"
+	defaultResolver   = "/etc/resolv.conf"
 )
 
 func init() { plugin.Register("thirdparty", Setup) }
@@ -60,6 +63,9 @@ type options struct {
 	probes     int // health_concurrency
 	store      storeOptions
 	api        apiOptions
+	// resolvers are where host-name endpoints outside the zones are
+	// resolved (HOST:PORT); nil: those of defaultResolver.
+	resolvers []string
 }
 
 // storeOptions say where API-registered services are kept.
@@ -211,6 +217,18 @@ func parseProperty(c *caddy.Controller, o *options) error {
 			return c.Errf("health_concurrency: %q is not a number of probes (1 or more)", s)
 		}
 		o.probes = n
+	case "resolver":
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		o.resolvers = nil
+		for _, a := range args {
+			servers, err := resolverAddresses(c, a)
+			if err != nil {
+				return c.Errf("resolver: %v", err)
+			}
+			o.resolvers = append(o.resolvers, servers...)
+		}
 	case "fallthrough":
 		o.fall = append([]string{}, o.zones...)
 		o.fall = append(o.fall, o.reverse...)
@@ -225,6 +243,23 @@ func parseProperty(c *caddy.Controller, o *options) error {
 		return c.Errf("unknown property %q", prop)
 	}
 	return nil
+}
+
+// resolverAddresses reads one ADDRESS of resolver, as CoreDNS's forward
+// reads its TO: an IP (port 53), IP:PORT, or a resolv.conf file.
+func resolverAddresses(c *caddy.Controller, a string) ([]string, error) {
+	a = strings.TrimPrefix(a, "dns://")
+	if ip, err := netip.ParseAddr(a); err == nil {
+		return []string{netip.AddrPortFrom(ip, 53).String()}, nil
+	}
+	if ap, err := netip.ParseAddrPort(a); err == nil {
+		return []string{ap.String()}, nil
+	}
+	servers, err := hostname.ServersFromFile(relative(c, a))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not IP, IP:PORT or a resolv.conf file: %w", a, err)
+	}
+	return servers, nil
 }
 
 // parseNested reads the block a property may open on its line, one

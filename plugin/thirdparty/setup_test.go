@@ -91,6 +91,14 @@ func TestParse(t *testing.T) {
 		{input: "thirdparty {\n store bolt x.db\n api 8053\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: api: "8053" is not HOST:PORT`},
 		{input: "thirdparty {\n store bolt x.db\n api :8053 {\n  tls cert.pem key.pem\n }\n}", keys: []string{"."}, err: "Testfile:4 - Error during parsing: api tls: open cert.pem: no such file or directory"},
 		{input: "thirdparty {\n store bolt x.db\n api :8053 {\n  token nope\n }\n}", keys: []string{"."}, err: `Testfile:4 - Error during parsing: unknown api property "token"`},
+		{
+			input: "thirdparty {\n services s.yaml\n resolver 10.0.0.53 127.0.0.1:5353 [::1]:53 dns://192.0.2.53\n}",
+			keys:  []string{"tp.internal"},
+			want: options{zones: []string{"tp.internal."}, services: "s.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency,
+				resolvers: []string{"10.0.0.53:53", "127.0.0.1:5353", "[::1]:53", "192.0.2.53:53"}},
+		},
+		{input: "thirdparty {\n services s.yaml\n resolver\n}", keys: []string{"."}, err: "Testfile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'resolver'"},
+		{input: "thirdparty {\n services s.yaml\n resolver 10.0.0.300\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: resolver: "10.0.0.300" is not IP, IP:PORT or a resolv.conf file: open 10.0.0.300: no such file or directory`},
 		{input: "thirdparty {\n services s.yaml\n debug\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: unknown property "debug"`},
 		{input: "thirdparty {\n services s.yaml\n}\nthirdparty {\n services t.yaml\n}", keys: []string{"."}, err: "Testfile:4 - Error during parsing: thirdparty may appear once per server block"},
 	}

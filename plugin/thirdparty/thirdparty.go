@@ -14,6 +14,7 @@ import (
 
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
+	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/plugin"
 	"github.com/tpdns/tpdns/store"
 	"github.com/tpdns/tpdns/zone"
@@ -28,6 +29,7 @@ type ThirdParty struct {
 	views   atomic.Pointer[views]
 	watch   *watcher
 	checker *health.Checker
+	hosts   *hostname.Resolver // host-name endpoints outside the zones
 	api     *apiServer
 
 	// mu orders the writers of the views (registry reloads, store changes,
@@ -37,6 +39,7 @@ type ThirdParty struct {
 	stored    map[string]storedService // the store's, by name
 	conflicts map[string]string        // store services not served, and why
 	services  []config.Service         // what is served: the union
+	hostUsers map[string][]string      // host name (resolved) → services with it
 	st        store.Store
 	ownsStore bool        // false once handed over to the next configuration
 	storeFrom *ThirdParty // the configuration the store was taken over from

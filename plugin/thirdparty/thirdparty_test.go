@@ -81,14 +81,18 @@ func start(t testing.TB, registry, properties string) string {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(registry), 0o644))
 	port := test.FreePort(t)
+	// Host names outside the zone are resolved by a fake upstream, never
+	// the system's resolver.
+	upstream := startUpstream(t, upstreamRecords)
 	corefile := fmt.Sprintf(`tp.internal:%[1]s 10.0.0.0/8:%[1]s [2001:db8::/32]:%[1]s {
     bind 127.0.0.1
     thirdparty {
         services services.yaml
+        resolver %[3]s
         %[2]s
     }
     testanswer next
-}`, port, properties)
+}`, port, properties, upstream.addr)
 	inst, err := server.Start(server.Input{Filename: filepath.Join(dir, "Corefile"), Contents: []byte(corefile), Quiet: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { server.Stop(inst) })
@@ -184,8 +188,9 @@ func TestAnswers(t *testing.T) {
 			"192-0-2-20.web.tp.internal. 30 IN A 192.0.2.20",
 			"2001-db8--20.web.tp.internal. 30 IN AAAA 2001:db8::20",
 		}}},
-		{"legacy.tp.internal.", dns.TypeA, "127.0.0.1", reply{aa: true, answer: []string{"legacy.tp.internal. 10 IN CNAME winsrv01.corp.example.com."}}},
-		{"legacy.tp.internal.", dns.TypeSRV, "127.0.0.1", reply{aa: true, answer: []string{"legacy.tp.internal. 10 IN SRV 0 1 8080 winsrv01.corp.example.com."}}},
+		{"legacy.tp.internal.", dns.TypeA, "127.0.0.1", reply{aa: true, answer: []string{"legacy.tp.internal. 10 IN CNAME winsrv01.corp.example.com.", "winsrv01.corp.example.com. 10 IN A 192.0.2.80"}}},
+		{"legacy.tp.internal.", dns.TypeSRV, "127.0.0.1", reply{aa: true, answer: []string{"legacy.tp.internal. 10 IN SRV 0 1 8080 winsrv01.corp.example.com."},
+			extra: []string{"winsrv01.corp.example.com. 10 IN A 192.0.2.80", "winsrv01.corp.example.com. 10 IN AAAA 2001:db8::80"}}},
 		{"private.tp.internal.", dns.TypeA, "127.0.0.1", reply{rcode: dns.RcodeRefused}},
 		{"private.tp.internal.", dns.TypeA, "127.0.0.2", reply{aa: true, answer: []string{"private.tp.internal. 10 IN A 10.1.0.1"}}},
 		{"10.0.0.10.in-addr.arpa.", dns.TypePTR, "127.0.0.1", reply{aa: true, answer: []string{"10.0.0.10.in-addr.arpa. 10 IN PTR 10-0-0-10.oracle.finance.tp.internal."}}},
