@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,9 +83,13 @@ func TestStartupErrorsExitOneWithOneLine(t *testing.T) {
 			args: []string{"--conf", "/nonexistent/Corefile"},
 			want: "tpdns: reading Corefile: open /nonexistent/Corefile: no such file or directory",
 		},
-		"CoreDNS-style single-dash flag": {
-			args: []string{"-conf", "Corefile"},
-			want: `tpdns: unexpected argument "Corefile": tpdns takes no arguments, and long flags take two dashes (--conf FILE)`,
+		"positional argument": {
+			args: []string{"Corefile"},
+			want: `tpdns: unexpected argument "Corefile": tpdns takes no arguments, only flags (--conf FILE)`,
+		},
+		"CoreDNS-style flag, missing Corefile": {
+			args: []string{"-conf=/nonexistent/Corefile"},
+			want: "tpdns: reading Corefile: open /nonexistent/Corefile: no such file or directory",
 		},
 		"unknown flag": {
 			args: []string{"--frobnicate"},
@@ -149,6 +154,32 @@ func TestCorefileFromStdinAndGracefulStop(t *testing.T) {
 	assert.Contains(t, p.Output.String(), "[INFO] terminated: shutting down")
 	_, err = os.Stat(pidfile)
 	assert.True(t, os.IsNotExist(err), "pidfile removed on exit")
+}
+
+// TestCoreDNSFlags checks that CoreDNS's single-dash flags work, so that
+// tpdns drops into a CoreDNS Deployment unchanged.
+func TestCoreDNSFlags(t *testing.T) {
+	code, out, _ := runCLI(t, "", "-plugins")
+	assert.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(out, "bind\nreload\n"), out)
+	code, out, _ = runCLI(t, "", "-version")
+	assert.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(out, "tpdns-"), out)
+
+	port := FreePort(t)
+	path := writeCorefile(t, ". {\n bind 127.0.0.1\n whoami\n}\n")
+	pidfile := filepath.Join(t.TempDir(), "tpdns.pid")
+	// The block names no port: -dns.port decides it.
+	p := StartBinary(t, tpdnsBinary, path, "127.0.0.1:"+port, "-conf", path, "-dns.port="+port, "-quiet", "-pidfile", pidfile)
+	// The pidfile is written just after the listeners answer.
+	want := fmt.Sprintf("%d\n", p.Cmd.Process.Pid)
+	require.Eventually(t, func() bool {
+		pid, _ := os.ReadFile(pidfile)
+		return string(pid) == want
+	}, 5*time.Second, 10*time.Millisecond, "pidfile %s", pidfile)
+	p.Signal(t, syscall.SIGTERM)
+	assert.Equal(t, 0, p.Wait(t))
+	assert.Equal(t, "[INFO] terminated: shutting down\n", p.Output.String(), "-quiet: no banner")
 }
 
 func TestQuietPrintsNoBanner(t *testing.T) {

@@ -72,16 +72,45 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tpdns [flags]\n\n%s", fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(coreDNSFlags(args)); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q: tpdns takes no arguments, and long flags take two dashes (--conf FILE)", fs.Arg(0))
+		return o, fmt.Errorf("unexpected argument %q: tpdns takes no arguments, only flags (--conf FILE)", fs.Arg(0))
 	}
 	if o.port < 0 || o.port > 65535 {
 		return o, fmt.Errorf("--port %d: out of range", o.port)
 	}
 	return o, nil
+}
+
+// coreDNSNames are CoreDNS's single-dash flags and the names they have here.
+var coreDNSNames = map[string]string{
+	"-conf": "--conf", "-dns.port": "--port", "--dns.port": "--port", "-pidfile": "--pidfile",
+	"-quiet": "--quiet", "-plugins": "--plugins", "-version": "--version",
+}
+
+// coreDNSFlags rewrites CoreDNS's spellings of the flags (Go's flag
+// package: "-conf FILE", "-dns.port=53") as pflag's, so that tpdns runs
+// unchanged in a CoreDNS Deployment or script. pflag alone would read
+// "-conf" as "-c onf".
+func coreDNSFlags(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
+		}
+		name, value, hasValue := strings.Cut(a, "=")
+		if long, ok := coreDNSNames[name]; ok {
+			a = long
+			if hasValue {
+				a += "=" + value
+			}
+		}
+		out[i] = a
+	}
+	return out
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
