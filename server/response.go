@@ -41,8 +41,10 @@ func (w *responseWriter) WriteMsg(m *dns.Msg) error {
 			size = dns.MinMsgSize
 		}
 	}
-	m.Compress = true
 	m.Truncate(size)
+	// Truncate turns compression off for a reply that fits without it,
+	// which over TCP is nearly every reply.
+	m.Compress = true
 	return w.ResponseWriter.WriteMsg(m)
 }
 

@@ -241,6 +241,37 @@ func TestLargeAnswersAreTruncatedOverUDPOnly(t *testing.T) {
 	}
 }
 
+// TestTCPAnswersAreCompressed reads a TCP reply's bytes: its names point
+// back at the question, as over UDP, so that a 60-record answer costs 16
+// bytes a record rather than the owner name each time.
+func TestTCPAnswersAreCompressed(t *testing.T) {
+	addr := start(t, fmt.Sprintf(registryYAML, bigEndpoints()), "")
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"big.tp.internal.", dns.TypeA}, {"oracle.finance.tp.internal.", dns.TypeSRV}} {
+		conn, err := dns.DialTimeout("tcp", addr, 2*time.Second)
+		require.NoError(t, err)
+		require.NoError(t, conn.WriteMsg(test.Query(q.name, q.qtype, 0)))
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(2*time.Second)))
+		raw := make([]byte, dns.MaxMsgSize)
+		n, err := conn.Read(raw)
+		conn.Close()
+		require.NoError(t, err)
+		var r dns.Msg
+		require.NoError(t, r.Unpack(raw[:n]))
+		require.NotEmpty(t, r.Answer)
+		r.Compress = true
+		compressed, err := r.Pack()
+		require.NoError(t, err)
+		assert.Equal(t, len(compressed), n, "%s %s: as long as the same reply compressed", q.name, dns.TypeToString[q.qtype])
+		r.Compress = false
+		plain, err := r.Pack()
+		require.NoError(t, err)
+		assert.Less(t, n, len(plain))
+	}
+}
+
 func TestMaxAnswers(t *testing.T) {
 	addr := start(t, fmt.Sprintf(registryYAML, bigEndpoints()), "max_answers 5")
 	seen := map[string]bool{}
