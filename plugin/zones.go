@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,41 +20,61 @@ type ZoneAddr struct {
 
 func (z ZoneAddr) String() string { return z.Zone + ":" + z.Port }
 
-// ParseKey normalizes a server block key: "ZONE", "ZONE:PORT",
-// "dns://ZONE[:PORT]", or a CIDR ("10.0.0.0/8[:PORT]") that stands for its
-// reverse zones. A CIDR whose prefix is not on a label boundary expands to
-// every reverse zone it covers, as in CoreDNS.
+// ParseKey normalizes a server block key the way CoreDNS's
+// plugin.SplitHostPort reads one, so that a Corefile means the same in
+// tpdns and in the CoreDNS build: an optional "dns://", then a trailing
+// ":NUMBER" is the port (defaultPort when there is none), and what is left
+// is a domain name or a CIDR that stands for its reverse zones
+// ("192.0.2.0/24:1053", "2001:db8::/32", "2001:db8::/32:1053"). A key that
+// would become a zone named after its text, such as "[2001:db8::/32]:1053"
+// (CoreDNS's zone "[2001:db8::/32]."), is an error naming the key.
 func ParseKey(key, defaultPort string) ([]ZoneAddr, error) {
 	s := key
-	if i := strings.Index(s, "://"); i >= 0 {
-		if scheme := strings.ToLower(s[:i]); scheme != "dns" {
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		// Case-sensitive, as in CoreDNS, where "DNS://x" is no transport.
+		if scheme != "dns" {
 			return nil, fmt.Errorf("%q: transport %q is not supported (only dns://)", key, scheme)
 		}
-		s = s[i+3:]
+		s = rest
+	}
+	addrs, err := ParseHostPort(s, defaultPort)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", key, err)
+	}
+	return addrs, nil
+}
+
+// ParseHostPort is ParseKey for a key without its transport: CoreDNS's
+// plugin.SplitHostPort, whose reading of the port and of CIDRs it keeps,
+// and whose "invalid CIDR" cases it refuses too. Unlike CoreDNS it also
+// refuses what CoreDNS would take for a zone literally named after the
+// text (an address, a prefix, brackets, colons), which no query matches.
+func ParseHostPort(s, defaultPort string) ([]ZoneAddr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		// Checked first: CoreDNS would take the last group of an IPv6
+		// address for a port.
+		return nil, notAZone(a)
 	}
 	host, port := s, defaultPort
-	switch {
-	case strings.HasPrefix(s, "["): // [IPv6 CIDR]:PORT
-		end := strings.Index(s, "]")
-		if end < 0 {
-			return nil, fmt.Errorf("%q: missing ]", key)
+	if i := strings.LastIndex(s, ":"); i >= 0 {
+		p := s[i+1:]
+		if p == "" {
+			return nil, fmt.Errorf("no port after the last colon")
 		}
-		host = s[1:end]
-		if rest := s[end+1:]; rest != "" {
-			if !strings.HasPrefix(rest, ":") {
-				return nil, fmt.Errorf("%q: unexpected %q after ]", key, rest)
+		// As in CoreDNS, only a number is a port; anything else after
+		// the colon stays part of the zone (and is refused below).
+		if n, err := strconv.Atoi(p); err == nil {
+			if n < 0 || n > 65535 {
+				return nil, fmt.Errorf("invalid port %q", p)
 			}
-			port = rest[1:]
+			host, port = s[:i], strconv.Itoa(n)
+		} else if !strings.ContainsAny(s[:i], ":/[]") {
+			return nil, fmt.Errorf("invalid port %q", p)
 		}
-	case strings.Count(s, ":") == 1:
-		host, port, _ = strings.Cut(s, ":")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return nil, fmt.Errorf("%q: invalid port %q", key, port)
 	}
 	zones, err := NormalizeZone(host)
 	if err != nil {
-		return nil, fmt.Errorf("%q: %w", key, err)
+		return nil, err
 	}
 	out := make([]ZoneAddr, len(zones))
 	for i, z := range zones {
@@ -62,21 +83,57 @@ func ParseKey(key, defaultPort string) ([]ZoneAddr, error) {
 	return out, nil
 }
 
-// NormalizeZone turns a zone as written in a Corefile into fully qualified
-// lower-case zones: a domain name gives itself ("" is the root), a CIDR
-// ("10.0.0.0/8") the reverse zones that cover it.
+// NormalizeZone turns a zone as written in a Corefile (without a port) into
+// fully qualified lower-case zones: a domain name gives itself ("" is the
+// root), a CIDR ("10.0.0.0/8", "2001:db8::/32") the reverse zones that
+// cover it. Text that is neither, but would pass for a domain name (an
+// address, a prefix that is not a CIDR, brackets, colons), is an error: as
+// a zone it would match no query.
 func NormalizeZone(s string) ([]string, error) {
 	if s == "" {
 		s = "."
 	}
 	if _, ipnet, err := net.ParseCIDR(s); err == nil {
+		// CoreDNS refuses these (plugin.SplitHostPort), so both builds do.
+		if s[0] == ':' || s[0] == '0' && strings.Contains(s, ":") {
+			return nil, fmt.Errorf("invalid CIDR %s", s)
+		}
 		return reverseZones(ipnet), nil
+	}
+	if err := literal(s); err != nil {
+		return nil, err
 	}
 	zone := dns.CanonicalName(s)
 	if _, ok := dns.IsDomainName(zone); !ok {
 		return nil, fmt.Errorf("%q is not a domain name", s)
 	}
 	return []string{zone}, nil
+}
+
+// literal reports why s, which is not a CIDR, is no zone either, or nil
+// when it may be one. CoreDNS would serve s as a zone of that name, which
+// no query ever reaches.
+func literal(s string) error {
+	name := strings.TrimSuffix(s, ".")
+	switch {
+	case strings.ContainsAny(s, "[]"):
+		return fmt.Errorf("%q is not a zone or a CIDR: brackets have no place in either (an IPv6 reverse zone is 2001:db8::/32, with a port 2001:db8::/32:PORT)", s)
+	case strings.Contains(s, "://"):
+		return fmt.Errorf("%q is not a zone or a CIDR: a key takes one transport, dns:// in lower case", s)
+	case strings.Contains(s, "/"):
+		return fmt.Errorf("invalid CIDR %q", s)
+	case strings.Contains(s, ":"):
+		return fmt.Errorf("%q is not a zone or a CIDR: a colon only comes before the port, and a reverse zone needs its prefix length (2001:db8::/32)", s)
+	}
+	if a, err := netip.ParseAddr(name); err == nil {
+		return notAZone(a)
+	}
+	return nil
+}
+
+// notAZone is the error for an address written where a zone goes.
+func notAZone(a netip.Addr) error {
+	return fmt.Errorf("%s is an address, not a zone: write a CIDR (%s) for its reverse zone", a, netip.PrefixFrom(a, a.BitLen()))
 }
 
 // reverseZones returns the in-addr.arpa. or ip6.arpa. zones that together

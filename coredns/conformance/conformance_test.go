@@ -58,9 +58,15 @@ func start(t *testing.T, name, registry, corefile string) (string, *test.Process
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(registry), 0o644))
 	port := test.FreePort(t)
 	path := filepath.Join(dir, "Corefile")
+	// Host names outside the zone are resolved by a fake upstream on
+	// loopback, never by this machine's resolvers.
+	corefile = strings.Replace(corefile, "thirdparty {", "thirdparty {\n        resolver "+startUpstream(t), 1)
 	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(corefile, "PORT", port)), 0o644))
 	addr := "127.0.0.1:" + port
 	p := test.StartBinary(t, binaries[name], path, addr)
+	// The probe's reply may have come from another process that took the
+	// port meanwhile; the banner says this one serves it.
+	p.WaitOutput(t, "tp.internal.:"+port+" on 127.0.0.1")
 	t.Cleanup(func() {
 		if t.Failed() {
 			state := "running"
@@ -71,6 +77,39 @@ func start(t *testing.T, name, registry, corefile string) (string, *test.Process
 		}
 	})
 	return addr, p
+}
+
+// startUpstream serves, over UDP on a free loopback port, the addresses
+// of one of the example's Windows hosts (the other does not resolve) and
+// returns its address.
+func startUpstream(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	records := map[string]dns.RR{}
+	for _, s := range []string{"winsrv01.corp.example.com. 60 IN A 192.0.2.80", "winsrv01.corp.example.com. 60 IN AAAA 2001:db8::80"} {
+		rr, err := dns.NewRR(s)
+		require.NoError(t, err)
+		records[rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype]] = rr
+	}
+	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		if rr, ok := records[q.Name+" "+dns.TypeToString[q.Qtype]]; ok {
+			m.Answer = append(m.Answer, rr)
+		} else {
+			m.Rcode = dns.RcodeNameError
+		}
+		w.WriteMsg(m)
+	})
+	srv := &dns.Server{PacketConn: pc, Handler: handler}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
 }
 
 const corefile = `tp.internal:PORT 192.0.2.0/24:PORT 8.b.d.0.1.0.0.2.ip6.arpa:PORT 10.0.0.0/8:PORT {
@@ -93,9 +132,20 @@ type reply struct {
 
 var serial = regexp.MustCompile(`(IN\s+SOA\s+\S+\s+\S+\s+)\d+`)
 
+// ask sends a query over TCP from client (an address of 127.0.0.0/8).
 func ask(t *testing.T, addr, client, name string, qtype uint16) reply {
 	t.Helper()
-	c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client)}}}
+	return askOver(t, "tcp", addr, client, name, qtype)
+}
+
+// askOver is ask over proto, "udp" or "tcp".
+func askOver(t *testing.T, proto, addr, client, name string, qtype uint16) reply {
+	t.Helper()
+	local := net.Addr(&net.TCPAddr{IP: net.ParseIP(client)})
+	if proto == "udp" {
+		local = &net.UDPAddr{IP: net.ParseIP(client)}
+	}
+	c := &dns.Client{Net: proto, Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: local}}
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	r, _, err := c.Exchange(m, addr)
@@ -188,6 +238,14 @@ func TestBothBinariesAnswerAlike(t *testing.T) {
 		got := ask(t, coredns, c.client, c.name, c.qtype)
 		assert.Equal(t, want, got, "%s %s from %s", c.name, dns.TypeToString[c.qtype], c.client)
 	}
+	// Agreeing is not enough: both follow the host-name service to the
+	// host's addresses, which a stub resolver behind a forwarder needs.
+	for _, addr := range []string{tpdns, coredns} {
+		assert.Equal(t, []string{
+			"dotnet.legacy.tp.internal. 10 IN CNAME winsrv01.corp.example.com.",
+			"winsrv01.corp.example.com. 10 IN A 192.0.2.80",
+		}, ask(t, addr, "127.0.0.1", "dotnet.legacy.tp.internal.", dns.TypeA).Answer, addr)
+	}
 }
 
 // TestHealthFlipAndReload: an endpoint whose listener closes leaves the
@@ -266,4 +324,194 @@ func TestCoreDNSMetricsNamespace(t *testing.T) {
 	assert.Contains(t, string(body), "coredns_thirdparty_registry_generation ")
 	assert.Contains(t, string(body), "coredns_dns_requests_total{")
 	assert.NotContains(t, string(body), "tpdns_")
+}
+
+// leakRegistry has, twice (one per order of the clients, so that each
+// order starts on names no one asked before), a service whose secrets
+// only 127.0.0.2 may see and a service only 127.0.0.2 may resolve.
+const leakRegistry = `services:
+  - name: secret-a
+    endpoints: [192.0.2.10]
+    connection: {DB_USER: app}
+    secrets: {DB_PASSWORD: s3cret}
+    secrets_allow: [127.0.0.2/32]
+  - name: private-a
+    endpoints: [192.0.2.20, 192.0.2.21]
+    allow: [127.0.0.2/32]
+  - name: secret-b
+    endpoints: [192.0.2.10]
+    connection: {DB_USER: app}
+    secrets: {DB_PASSWORD: s3cret}
+    secrets_allow: [127.0.0.2/32]
+  - name: private-b
+    endpoints: [192.0.2.20, 192.0.2.21]
+    allow: [127.0.0.2/32]
+`
+
+// leakCorefile puts thirdparty behind log, acl, cache and prometheus, as a
+// CoreDNS user would write it; METRICS is the prometheus address.
+const leakCorefile = `tp.internal:PORT {
+    bind 127.0.0.1
+    log
+    acl {
+        allow net 127.0.0.1/32 127.0.0.2/32
+        block
+    }
+    cache
+    prometheus METRICS
+    thirdparty {
+        services services.yaml
+        reload 0
+    }
+}
+`
+
+// TestCacheNeverSharesClientAnswers: a cache in the server block never
+// hands one client's answer to another (SPEC section 2), in either order
+// of the clients: 127.0.0.1 never gets the secret nor the addresses its
+// allow refuses, and 127.0.0.2 always gets both, whoever asked first.
+func TestCacheNeverSharesClientAnswers(t *testing.T) {
+	const privileged, other, outsider = "127.0.0.2", "127.0.0.1", "127.0.0.3"
+	refused := reply{Rcode: "REFUSED"}
+	txt := func(s string, keys ...string) reply {
+		r := reply{Rcode: "NOERROR", AA: true}
+		for _, k := range keys {
+			r.Answer = append(r.Answer, fmt.Sprintf(`secret-%s.tp.internal. 10 IN TXT "%s"`, s, k))
+		}
+		return r
+	}
+	addresses := func(s string) reply {
+		return reply{Rcode: "NOERROR", AA: true, Answer: []string{
+			fmt.Sprintf("private-%s.tp.internal. 10 IN A 192.0.2.20", s),
+			fmt.Sprintf("private-%s.tp.internal. 10 IN A 192.0.2.21", s),
+		}}
+	}
+	want := func(client, s string, qtype uint16) reply {
+		switch {
+		case client == outsider:
+			return refused // by acl
+		case qtype == dns.TypeTXT && client == privileged:
+			return txt(s, "DB_PASSWORD=s3cret", "DB_USER=app")
+		case qtype == dns.TypeTXT:
+			return txt(s, "DB_USER=app")
+		case client == privileged:
+			return addresses(s)
+		default:
+			return refused // by the service's allow
+		}
+	}
+	orders := map[string][]string{
+		"a": {privileged, other, outsider, privileged, other},
+		"b": {other, outsider, privileged, other, privileged},
+	}
+	for _, name := range []string{"tpdns", "coredns"} {
+		t.Run(name, func(t *testing.T) {
+			metrics := "127.0.0.1:" + test.FreePort(t)
+			addr, _ := start(t, name, leakRegistry, strings.ReplaceAll(leakCorefile, "METRICS", metrics))
+			queries := 0
+			for _, s := range []string{"a", "b"} {
+				for _, client := range orders[s] {
+					for _, qtype := range []uint16{dns.TypeTXT, dns.TypeA} {
+						qname := fmt.Sprintf("secret-%s.tp.internal.", s)
+						if qtype == dns.TypeA {
+							qname = fmt.Sprintf("private-%s.tp.internal.", s)
+						}
+						for _, proto := range []string{"udp", "tcp"} {
+							got := askOver(t, proto, addr, client, qname, qtype)
+							assert.Equal(t, want(client, s, qtype), got, "%s %s from %s over %s", qname, dns.TypeToString[qtype], client, proto)
+							if client != outsider {
+								queries++
+							}
+						}
+					}
+				}
+			}
+
+			body := scrape(t, metrics)
+			assert.Contains(t, body, name+"_dns_requests_total{")
+			if name == "tpdns" {
+				// tpdns's cache is in front of thirdparty (SPEC chain
+				// order): it was asked every query acl let through, and
+				// answered none, so it did see them.
+				server := "dns://" + addr
+				assert.Contains(t, body, fmt.Sprintf("tpdns_cache_requests_total{server=%q} %d\n", server, queries))
+				assert.Contains(t, body, fmt.Sprintf("tpdns_cache_misses_total{server=%q} %d\n", server, queries))
+			}
+		})
+	}
+}
+
+// scrape returns what the prometheus plugin serves on addr.
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(body)
+}
+
+// TestIPv6CIDRKey: a reverse zone written as CoreDNS writes it, the IPv6
+// CIDR with the port after the prefix length, serves the same PTR records
+// in both builds (SPEC section 2.1).
+func TestIPv6CIDRKey(t *testing.T) {
+	const corefile = `tp.internal:PORT 192.0.2.0/24:PORT 2001:db8::/32:PORT {
+    bind 127.0.0.1
+    thirdparty {
+        services services.yaml
+        reload 0
+    }
+}
+`
+	cases := []struct {
+		name string
+		want reply
+	}{
+		{"0.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", reply{Rcode: "NOERROR", AA: true, Answer: []string{
+			"0.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 30 IN PTR 2001-db8--20.web.tp.internal.",
+		}}},
+		{"20.2.0.192.in-addr.arpa.", reply{Rcode: "NOERROR", AA: true, Answer: []string{
+			"20.2.0.192.in-addr.arpa. 30 IN PTR 192-0-2-20.web.tp.internal.",
+		}}},
+	}
+	reg := registry(t)
+	for _, name := range []string{"tpdns", "coredns"} {
+		addr, _ := start(t, name, reg, corefile)
+		for _, c := range cases {
+			assert.Equal(t, c.want, ask(t, addr, "127.0.0.1", c.name, dns.TypePTR), "%s: %s PTR", name, c.name)
+		}
+	}
+}
+
+// TestBracketedIPv6KeyRefused: "[2001:db8::/32]:PORT", which CoreDNS
+// takes for a zone named "[2001:db8::/32]." that no query reaches, stops
+// both builds at start-up with an error naming the key.
+func TestBracketedIPv6KeyRefused(t *testing.T) {
+	const corefile = `tp.internal:PORT [2001:db8::/32]:PORT {
+    bind 127.0.0.1
+    thirdparty {
+        services services.yaml
+    }
+}
+`
+	const why = `is not a zone or a CIDR: brackets have no place in either (an IPv6 reverse zone is 2001:db8::/32, with a port 2001:db8::/32:PORT)`
+	// How each build names the key: tpdns as written, CoreDNS in the
+	// normalized form it hands the plugin, whose setup (at the thirdparty
+	// line, 3) refuses it.
+	keys := map[string]string{
+		"tpdns":   `server block key "[2001:db8::/32]:%[1]s": "[2001:db8::/32]" `,
+		"coredns": `plugin/thirdparty: %[2]s:3 - Error during parsing: server block key "dns://[2001:db8::/32].:%[1]s": "[2001:db8::/32]." `,
+	}
+	for _, name := range []string{"tpdns", "coredns"} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(registry(t)), 0o644))
+		port := test.FreePort(t)
+		path := filepath.Join(dir, "Corefile")
+		require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(corefile, "PORT", port)), 0o644))
+		p := test.StartBinary(t, binaries[name], path, "")
+		assert.Equal(t, 1, p.Wait(t), "%s: exit status\n%s", name, p.Output)
+		assert.Contains(t, p.Output.String(), fmt.Sprintf(keys[name], port, path)+why, name)
+	}
 }

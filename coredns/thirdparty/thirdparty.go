@@ -1,6 +1,10 @@
 // Package thirdparty registers the thirdparty plugin of tpdns with stock
 // CoreDNS. The plugin is tpdns's own, unchanged: its setup returns a
-// constructor, which is wired into CoreDNS's chain here.
+// constructor, which is wired into CoreDNS's chain here. Its setup reads
+// the server block keys as CoreDNS has normalized them ("dns://ZONE:PORT"),
+// and refuses a block whose key CoreDNS made into a zone named after the
+// key's text ("[2001:db8::/32]:1053" becomes the zone "[2001:db8::/32]."),
+// so that such a Corefile stops CoreDNS as it stops tpdns.
 package thirdparty
 
 import (

@@ -31,10 +31,19 @@ type fakeUpstream struct {
 func startUpstream(t testing.TB, records map[string][]string) *fakeUpstream {
 	t.Helper()
 	u := &fakeUpstream{addrs: records}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	require.NoError(t, err)
+	// TCP on the UDP socket's port, which another process may hold: then
+	// another port.
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ln == nil; try++ {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			require.Less(t, try, 10, "no port free for both UDP and TCP: %v", err)
+		}
+	}
 	u.addr = pc.LocalAddr().String()
 	for _, s := range []*dns.Server{{PacketConn: pc, Handler: u}, {Listener: ln, Handler: u}} {
 		started := make(chan struct{})

@@ -97,6 +97,9 @@ func parse(c *caddy.Controller) (options, error) {
 		if i++; i > 1 {
 			return o, c.Err("thirdparty may appear once per server block")
 		}
+		if err := checkKeys(c.ServerBlockKeys); err != nil {
+			return o, c.Err(err.Error())
+		}
 		zones, err := zonesOf(c.RemainingArgs(), c.ServerBlockKeys)
 		if err != nil {
 			return o, c.Err(err.Error())
@@ -351,13 +354,33 @@ func zonesOf(args, keys []string) ([]string, error) {
 	for _, k := range keys {
 		addrs, err := plugin.ParseKey(k, "53")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("server block key %w", err)
 		}
 		for _, a := range addrs {
 			zones = append(zones, a.Zone)
 		}
 	}
 	return zones, nil
+}
+
+// checkKeys refuses a server block with a key that names no zone a query
+// could reach. tpdns refuses such keys itself, but CoreDNS takes
+// "[2001:db8::/32]:1053" for a zone literally named "[2001:db8::/32]." and
+// would start, answering none of the PTR queries the key was meant for.
+// The keys are checked even when thirdparty names its zones, since the
+// block still serves only its keys'. The transport does not matter here:
+// CoreDNS may serve a block over dns://, tls:// or others.
+func checkKeys(keys []string) error {
+	for _, k := range keys {
+		s := k
+		if _, rest, ok := strings.Cut(k, "://"); ok {
+			s = rest // once: CoreDNS's key for "DNS://x" is "dns://dns://x.:53"
+		}
+		if _, err := plugin.ParseHostPort(s, "53"); err != nil {
+			return fmt.Errorf("server block key %q: %w", k, err)
+		}
+	}
+	return nil
 }
 
 func isReverse(zone string) bool {

@@ -26,9 +26,70 @@ func TestParse(t *testing.T) {
 		},
 		{
 			input: "thirdparty {\n services services.yaml\n}",
-			keys:  []string{"tp.internal", "10.0.0.0/8", "dns://[2001:db8::/32]:53"},
+			keys:  []string{"tp.internal", "10.0.0.0/8", "dns://2001:db8::/32:53"},
 			want: options{zones: []string{"tp.internal."}, reverse: []string{"10.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."},
 				services: "services.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
+		},
+		{
+			// The keys as tpdns reads them: CoreDNS's CIDR forms.
+			input: "thirdparty {\n services services.yaml\n}",
+			keys:  []string{"tp.internal:1053", "192.0.2.0/24:1053", "2001:db8::/32:1053", "2001:db8:1::/48"},
+			want: options{zones: []string{"tp.internal."}, reverse: []string{"2.0.192.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.", "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."},
+				services: "services.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
+		},
+		{
+			// The same keys as CoreDNS hands them to the plugin, expanded.
+			input: "thirdparty {\n services services.yaml\n}",
+			keys:  []string{"dns://tp.internal.:1053", "dns://2.0.192.in-addr.arpa.:1053", "dns://8.b.d.0.1.0.0.2.ip6.arpa.:1053"},
+			want: options{zones: []string{"tp.internal."}, reverse: []string{"2.0.192.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."},
+				services: "services.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
+		},
+		{
+			// Zones given: the transport of the keys does not matter.
+			input: "thirdparty tp.internal 2001:db8::/32 {\n services services.yaml\n}",
+			keys:  []string{"tls://tp.internal.:853", "tls://8.b.d.0.1.0.0.2.ip6.arpa.:853"},
+			want: options{zones: []string{"tp.internal."}, reverse: []string{"8.b.d.0.1.0.0.2.ip6.arpa."},
+				services: "services.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
+		},
+		// A key that would be a zone named after its text: the bracketed
+		// IPv6 CIDR as tpdns reads it, and as CoreDNS hands it over (a
+		// zone "[2001:db8::/32]."), whether or not the zones are given.
+		{
+			input: "thirdparty {\n services s.yaml\n}", keys: []string{"tp.internal:1053", "[2001:db8::/32]:1053"},
+			err: `Testfile:1 - Error during parsing: server block key "[2001:db8::/32]:1053": "[2001:db8::/32]" is not a zone or a CIDR: brackets have no place in either (an IPv6 reverse zone is 2001:db8::/32, with a port 2001:db8::/32:PORT)`,
+		},
+		{
+			input: "thirdparty {\n services s.yaml\n}", keys: []string{"dns://tp.internal.:1053", "dns://[2001:db8::/32].:1053"},
+			err: `Testfile:1 - Error during parsing: server block key "dns://[2001:db8::/32].:1053": "[2001:db8::/32]." is not a zone or a CIDR: brackets have no place in either (an IPv6 reverse zone is 2001:db8::/32, with a port 2001:db8::/32:PORT)`,
+		},
+		{
+			input: "thirdparty tp.internal 2001:db8::/32 {\n services s.yaml\n}", keys: []string{"dns://tp.internal.:53", "dns://[2001:db8::/32].:53"},
+			err: `Testfile:1 - Error during parsing: server block key "dns://[2001:db8::/32].:53": "[2001:db8::/32]." is not a zone or a CIDR: brackets have no place in either (an IPv6 reverse zone is 2001:db8::/32, with a port 2001:db8::/32:PORT)`,
+		},
+		{
+			// CoreDNS's zone for the key 2001:db8::1 (no prefix length): "2001:db8:." on port 1.
+			input: "thirdparty {\n services s.yaml\n}", keys: []string{"dns://tp.internal.:53", "dns://2001:db8:.:1"},
+			err: `Testfile:1 - Error during parsing: server block key "dns://2001:db8:.:1": "2001:db8:." is not a zone or a CIDR: a colon only comes before the port, and a reverse zone needs its prefix length (2001:db8::/32)`,
+		},
+		{
+			input: "thirdparty {\n services s.yaml\n}", keys: []string{"dns://tp.internal.:53", "dns://10.0.0.0/33.:53"},
+			err: `Testfile:1 - Error during parsing: server block key "dns://10.0.0.0/33.:53": invalid CIDR "10.0.0.0/33."`,
+		},
+		{
+			input: "thirdparty {\n services s.yaml\n}", keys: []string{"dns://tp.internal.:53", "dns://192.0.2.1.:53"},
+			err: `Testfile:1 - Error during parsing: server block key "dns://192.0.2.1.:53": 192.0.2.1 is an address, not a zone: write a CIDR (192.0.2.1/32) for its reverse zone`,
+		},
+		{
+			input: "thirdparty {\n services s.yaml\n}", keys: []string{"tls://tp.internal.:853"},
+			err: `Testfile:1 - Error during parsing: server block key "tls://tp.internal.:853": transport "tls" is not supported (only dns://)`,
+		},
+		{
+			input: "thirdparty tp.internal [2001:db8::/32] {\n services s.yaml\n}", keys: []string{"."},
+			err: `Testfile:1 - Error during parsing: "[2001:db8::/32]" is not a zone or a CIDR: brackets have no place in either (an IPv6 reverse zone is 2001:db8::/32, with a port 2001:db8::/32:PORT)`,
+		},
+		{
+			input: "thirdparty tp.internal:53 {\n services s.yaml\n}", keys: []string{"."},
+			err: `Testfile:1 - Error during parsing: "tp.internal:53" is not a zone or a CIDR: a colon only comes before the port, and a reverse zone needs its prefix length (2001:db8::/32)`,
 		},
 		{
 			input: "thirdparty tp.internal other.example 192.168.0.0/16 {\n services s.yaml\n reload 0\n ttl 30\n max_answers 4\n fallthrough\n}",

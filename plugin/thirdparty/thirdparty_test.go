@@ -84,7 +84,7 @@ func start(t testing.TB, registry, properties string) string {
 	// Host names outside the zone are resolved by a fake upstream, never
 	// the system's resolver.
 	upstream := startUpstream(t, upstreamRecords)
-	corefile := fmt.Sprintf(`tp.internal:%[1]s 10.0.0.0/8:%[1]s [2001:db8::/32]:%[1]s {
+	corefile := fmt.Sprintf(`tp.internal:%[1]s 10.0.0.0/8:%[1]s 2001:db8::/32:%[1]s {
     bind 127.0.0.1
     thirdparty {
         services services.yaml
