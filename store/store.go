@@ -21,22 +21,28 @@ type Store interface {
 	// reader that loads again on every value never misses a change.
 	Watch(ctx context.Context) <-chan struct{}
 	// PutService creates or replaces the document of a service; its
-	// registered endpoints stay. It returns once the write is durable.
-	PutService(ctx context.Context, name string, doc []byte) (created bool, err error)
+	// registered endpoints stay. It returns once the write is durable,
+	// with the revision from which Load sees it.
+	PutService(ctx context.Context, name string, doc []byte) (created bool, rev int64, err error)
 	// DeleteService removes a service and its registered endpoints.
-	DeleteService(ctx context.Context, name string) (existed bool, err error)
+	DeleteService(ctx context.Context, name string) (existed bool, rev int64, err error)
 	// PutEndpoint creates or replaces a registered endpoint of a service
 	// that exists (else ErrNoService). With ttl > 0 it expires unless put
 	// again within ttl.
-	PutEndpoint(ctx context.Context, service, address string, doc []byte, ttl time.Duration) (created bool, err error)
+	PutEndpoint(ctx context.Context, service, address string, doc []byte, ttl time.Duration) (created bool, rev int64, err error)
 	// DeleteEndpoint removes a registered endpoint.
-	DeleteEndpoint(ctx context.Context, service, address string) (existed bool, err error)
+	DeleteEndpoint(ctx context.Context, service, address string) (existed bool, rev int64, err error)
 	// Close releases the store.
 	Close() error
 }
 
 // Snapshot is what a store holds at one moment.
 type Snapshot struct {
+	// Revision orders the store's states: it grows with every change
+	// (a write, an expiry), and a snapshot whose revision is at least a
+	// write's includes that write. So a reader can tell a snapshot older
+	// than what it has already applied, and its own writes coming back.
+	Revision int64
 	// Services are the documents of the services, by name.
 	Services map[string][]byte
 	// Endpoints are the registered endpoints, by service and address.

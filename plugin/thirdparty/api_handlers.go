@@ -17,6 +17,7 @@ import (
 
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
+	"github.com/tpdns/tpdns/registry"
 	"github.com/tpdns/tpdns/store"
 )
 
@@ -78,9 +79,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	var ae *apiError
+	var (
+		ae      *apiError
+		clash   *registry.ClashError
+		invalid *registry.InvalidError
+	)
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &clash):
+		ae = &apiError{status: http.StatusConflict, msg: clash.Error(), field: "name"}
+	case errors.As(err, &invalid) && invalid.Endpoint >= 0:
+		ae = endpointInvalid(invalid.Err, invalid.Endpoint)
+	case errors.As(err, &invalid):
+		ae = invalidBody(invalid.Err)
 	case errors.Is(err, store.ErrUnavailable):
 		storeUp.Set(0)
 		ae = &apiError{status: http.StatusServiceUnavailable, msg: err.Error()}
@@ -97,9 +108,9 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, ae.status, body)
 }
 
-// invalid turns a validation error of the config package into a 400 that
-// names the field.
-func invalid(err error) *apiError {
+// invalidBody turns a validation error of the config package into a 400
+// that names the field.
+func invalidBody(err error) *apiError {
 	var list config.ErrorList
 	if errors.As(err, &list) && len(list) > 0 {
 		return &apiError{status: http.StatusBadRequest, msg: list[0].Msg, field: list[0].Field, all: list}
@@ -121,17 +132,15 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 func (a *apiServer) list(w http.ResponseWriter, r *http.Request) {
-	tp := a.tp
-	tp.mu.Lock()
+	state := a.tp.reg.Snapshot()
 	var out []serviceJSON
-	for _, s := range tp.file {
-		out = append(out, tp.describe(s, originFile, nil, ""))
+	for _, s := range state.File {
+		out = append(out, a.tp.describe(s, originFile, nil, ""))
 	}
-	for _, name := range slices.Sorted(maps.Keys(tp.stored)) {
-		s := tp.stored[name]
-		out = append(out, tp.describe(s.svc, originStore, s.endpoints, tp.conflicts[name]))
+	for _, name := range slices.Sorted(maps.Keys(state.Stored)) {
+		s := state.Stored[name]
+		out = append(out, a.tp.describe(s.Service, originStore, s.Endpoints, state.Conflicts[name]))
 	}
-	tp.mu.Unlock()
 	slices.SortStableFunc(out, func(x, y serviceJSON) int { return strings.Compare(x.Name, y.Name) })
 	writeJSON(w, http.StatusOK, struct {
 		Services []serviceJSON `json:"services"`
@@ -140,15 +149,13 @@ func (a *apiServer) list(w http.ResponseWriter, r *http.Request) {
 
 func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
-	tp := a.tp
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	if s, ok := tp.fileService(name); ok {
-		writeJSON(w, http.StatusOK, tp.describe(s, originFile, nil, ""))
+	state := a.tp.reg.Snapshot()
+	if s, ok := state.FileService(name); ok {
+		writeJSON(w, http.StatusOK, a.tp.describe(s, originFile, nil, ""))
 		return
 	}
-	if s, ok := tp.stored[name]; ok {
-		writeJSON(w, http.StatusOK, tp.describe(s.svc, originStore, s.endpoints, tp.conflicts[name]))
+	if s, ok := state.Stored[name]; ok {
+		writeJSON(w, http.StatusOK, a.tp.describe(s.Service, originStore, s.Endpoints, state.Conflicts[name]))
 		return
 	}
 	writeError(w, notFound(name))
@@ -162,13 +169,15 @@ func fileOwned(name string) *apiError {
 	return &apiError{status: http.StatusConflict, msg: "service " + name + " is defined in the registry file; change it there", field: "name"}
 }
 
-func (tp *ThirdParty) fileService(name string) (config.Service, bool) {
-	for _, s := range tp.file {
-		if s.Name == name {
-			return s, true
-		}
+// writeFailed replies to a write to the service name that failed.
+func writeFailed(w http.ResponseWriter, name string, err error) {
+	switch {
+	case errors.Is(err, registry.ErrFileOwned):
+		err = fileOwned(name)
+	case errors.Is(err, registry.ErrNotFound):
+		err = notFound(name)
 	}
-	return config.Service{}, false
+	writeError(w, err)
 }
 
 func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
@@ -183,30 +192,9 @@ func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	tp := a.tp
-	tp.mu.Lock()
-	err = tp.checkNames(&svc)
-	registered := tp.stored[name].endpoints
-	tp.mu.Unlock()
+	created, stored, err := a.tp.reg.Put(r.Context(), svc)
 	if err != nil {
-		writeError(w, err)
-		return
-	}
-	doc, err := config.EncodeJSON(svc)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	// Endpoints registered one by one stay: the service must be valid
-	// with them.
-	merged, err := merge(doc, registered, tp.configOptions())
-	if err != nil {
-		writeError(w, invalid(err))
-		return
-	}
-	created, err := tp.st.PutService(r.Context(), name, doc)
-	if err != nil {
-		writeError(w, err)
+		writeFailed(w, name, err)
 		return
 	}
 	status := http.StatusOK
@@ -214,11 +202,7 @@ func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	log.Printf("[INFO] plugin/thirdparty: api: service %s %s", name, map[bool]string{true: "created", false: "replaced"}[created])
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	stored := storedService{svc: merged, doc: doc, endpoints: registered}
-	tp.served(name, &stored)
-	writeJSON(w, status, tp.describe(merged, originStore, registered, ""))
+	writeJSON(w, status, a.tp.describe(stored.Service, originStore, stored.Endpoints, ""))
 }
 
 // decodeService decodes a PUT body for the service name: its "name", when
@@ -238,60 +222,19 @@ func (a *apiServer) decodeService(name string, body []byte) (config.Service, err
 	}
 	svc, err := config.DecodeJSON(body, a.tp.configOptions())
 	if err != nil {
-		return config.Service{}, invalid(err)
+		return config.Service{}, invalidBody(err)
 	}
 	return svc, nil
 }
 
-// checkNames refuses a service of the store whose names another service
-// uses: one of the file, or another of the store. The caller holds tp.mu.
-func (tp *ThirdParty) checkNames(svc *config.Service) error {
-	if _, ok := tp.fileService(svc.Name); ok {
-		return fileOwned(svc.Name)
-	}
-	taken := map[string]string{}
-	for _, s := range tp.file {
-		for _, n := range s.Names() {
-			taken[n] = s.Name
-		}
-	}
-	for name, s := range tp.stored {
-		if name == svc.Name {
-			continue
-		}
-		for _, n := range s.svc.Names() {
-			taken[n] = name
-		}
-	}
-	if n, by, clash := clashes(svc, taken); clash {
-		return &apiError{status: http.StatusConflict, msg: fmt.Sprintf("the name %s is already used by service %s", n, by), field: "name"}
-	}
-	return nil
-}
-
 func (a *apiServer) deleteService(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
-	tp := a.tp
-	tp.mu.Lock()
-	_, inFile := tp.fileService(name)
-	tp.mu.Unlock()
-	if inFile {
-		writeError(w, fileOwned(name))
+	if err := a.tp.reg.Delete(r.Context(), name); err != nil {
+		writeFailed(w, name, err)
 		return
 	}
-	existed, err := tp.st.DeleteService(r.Context(), name)
-	switch {
-	case err != nil:
-		writeError(w, err)
-	case !existed:
-		writeError(w, notFound(name))
-	default:
-		log.Printf("[INFO] plugin/thirdparty: api: service %s deleted", name)
-		tp.mu.Lock()
-		tp.served(name, nil)
-		tp.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}
+	log.Printf("[INFO] plugin/thirdparty: api: service %s deleted", name)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // endpointBody is the optional body of PUT .../endpoints/{address}.
@@ -352,87 +295,20 @@ func (a *apiServer) putEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	tp := a.tp
-	tp.mu.Lock()
-	_, inFile := tp.fileService(name)
-	tp.mu.Unlock()
-	if inFile {
-		writeError(w, fileOwned(name))
-		return
-	}
-	tp.mu.Lock()
-	current, ok := tp.stored[name]
-	tp.mu.Unlock()
-	if !ok {
-		writeError(w, notFound(name))
-		return
-	}
-	// The endpoint as it is (registered, or in the service's document),
-	// changed by the body.
-	doc := config.NewDocument(current.svc)
-	i := slices.IndexFunc(doc.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
-	created := i < 0
-	ep := config.EndpointDoc{Address: addr, Weight: config.DefaultWeight}
-	if !created {
-		ep = doc.Endpoints[i]
-	}
-	body.apply(&ep)
-	epDoc, err := json.Marshal(ep)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	endpoints := maps.Clone(current.endpoints)
-	if endpoints == nil {
-		endpoints = map[string]store.Endpoint{}
-	}
-	endpoints[addr] = store.Endpoint{Doc: epDoc}
-	svc, err := merge(current.doc, endpoints, tp.configOptions())
-	if err != nil {
-		writeError(w, endpointInvalid(err, endpointIndex(current.doc, endpoints, addr)))
-		return
-	}
 	var ttl time.Duration
 	if body.TTL != nil {
 		ttl = time.Duration(*body.TTL) * time.Second
-		endpoints[addr] = store.Endpoint{Doc: epDoc, Expires: time.Now().Add(ttl)}
 	}
-	if _, err := tp.st.PutEndpoint(r.Context(), name, addr, epDoc, ttl); err != nil {
-		if errors.Is(err, store.ErrNoService) {
-			err = notFound(name)
-		}
-		writeError(w, err)
+	created, stored, err := a.tp.reg.PutEndpoint(r.Context(), name, addr, body.apply, ttl)
+	if err != nil {
+		writeFailed(w, name, err)
 		return
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	tp.served(name, &storedService{svc: svc, doc: current.doc, endpoints: endpoints})
-	writeJSON(w, status, tp.describe(svc, originStore, endpoints, ""))
-}
-
-// endpointIndex is where addr stands among the endpoints of the merged
-// service (see merge): in the document's place, or after the document's
-// endpoints in address order.
-func endpointIndex(doc []byte, registered map[string]store.Endpoint, addr string) int {
-	var d config.Document
-	_ = json.Unmarshal(doc, &d)
-	if i := slices.IndexFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr }); i >= 0 {
-		return i
-	}
-	i := len(d.Endpoints)
-	for _, a := range slices.Sorted(maps.Keys(registered)) {
-		if a == addr {
-			return i
-		}
-		if !slices.ContainsFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == a }) {
-			i++
-		}
-	}
-	return i
+	writeJSON(w, status, a.tp.describe(stored.Service, originStore, stored.Endpoints, ""))
 }
 
 func (b endpointBody) apply(e *config.EndpointDoc) {
@@ -456,7 +332,7 @@ func (b endpointBody) apply(e *config.EndpointDoc) {
 // endpointInvalid reports the validation errors of endpoint i by the
 // fields of the endpoint body ("port", not "endpoints[3].port").
 func endpointInvalid(err error, i int) *apiError {
-	ae := invalid(err)
+	ae := invalidBody(err)
 	prefix := fmt.Sprintf("endpoints[%d]", i)
 	trim := func(f string) string {
 		if f == prefix {
@@ -474,59 +350,14 @@ func endpointInvalid(err error, i int) *apiError {
 func (a *apiServer) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
 	addr := canonicalAddress(r.PathValue("address"))
-	tp := a.tp
-	tp.mu.Lock()
-	_, inFile := tp.fileService(name)
-	tp.mu.Unlock()
-	if inFile {
-		writeError(w, fileOwned(name))
+	err := a.tp.reg.DeleteEndpoint(r.Context(), name, addr)
+	if errors.Is(err, registry.ErrNoEndpoint) {
+		err = &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"}
+	}
+	if err != nil {
+		writeFailed(w, name, err)
 		return
 	}
-	tp.mu.Lock()
-	current, ok := tp.stored[name]
-	tp.mu.Unlock()
-	if !ok {
-		writeError(w, notFound(name))
-		return
-	}
-	// The endpoint may be registered, in the service's document, or both
-	// (a registration overriding the document's): it goes from both.
-	var d config.Document
-	if err := json.Unmarshal(current.doc, &d); err != nil {
-		writeError(w, err)
-		return
-	}
-	inDoc := slices.IndexFunc(d.Endpoints, func(e config.EndpointDoc) bool { return e.Address == addr })
-	_, registered := current.endpoints[addr]
-	if inDoc < 0 && !registered {
-		writeError(w, &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"})
-		return
-	}
-	endpoints, doc := maps.Clone(current.endpoints), current.doc
-	if registered {
-		if _, err := tp.st.DeleteEndpoint(r.Context(), name, addr); err != nil {
-			writeError(w, err)
-			return
-		}
-		delete(endpoints, addr)
-	}
-	if inDoc >= 0 {
-		d.Endpoints = slices.Delete(d.Endpoints, inDoc, inDoc+1)
-		var err error
-		if doc, err = json.Marshal(d); err == nil {
-			_, err = tp.st.PutService(r.Context(), name, doc)
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-	}
-	svc, err := merge(doc, endpoints, tp.configOptions())
-	tp.mu.Lock()
-	if err == nil {
-		tp.served(name, &storedService{svc: svc, doc: doc, endpoints: endpoints})
-	}
-	tp.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -559,7 +390,7 @@ type healthJSON struct {
 	LastError string     `json:"last_error,omitempty"`
 }
 
-// describe renders s for the API. The caller holds tp.mu.
+// describe renders s for the API.
 func (tp *ThirdParty) describe(s config.Service, origin string, registered map[string]store.Endpoint, conflict string) serviceJSON {
 	out := serviceJSON{Document: config.NewDocument(s), Origin: origin, Conflict: conflict}
 	if len(out.Secrets) > 0 {

@@ -110,9 +110,9 @@ func (c *endpointStates) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Unlock()
 	seen := map[string]bool{}
 	for _, tp := range slices.Backward(running) {
-		tp.mu.Lock()
-		for i := range tp.services {
-			s := &tp.services[i]
+		services := tp.reg.Snapshot().Services
+		for i := range services {
+			s := &services[i]
 			if seen[s.Name] {
 				continue
 			}
@@ -125,6 +125,5 @@ func (c *endpointStates) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), s.Name, st.String())
 			}
 		}
-		tp.mu.Unlock()
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/hostname"
+	"github.com/tpdns/tpdns/registry"
 	"github.com/tpdns/tpdns/zone"
 )
 
@@ -37,76 +38,43 @@ func newThirdParty(o options) (*ThirdParty, error) {
 		servers, err = hostname.ServersFromFile(defaultResolver)
 	}
 	tp.hosts = hostname.New(servers, err, tp.hostChanged)
+	var file []config.Service
 	if o.services != "" {
 		data, err := os.ReadFile(o.services)
 		if err != nil {
 			return nil, fmt.Errorf("services %s: %w", o.services, err)
 		}
-		services, err := config.ParseYAML(o.services, data, tp.configOptions())
+		file, err = config.ParseYAML(o.services, data, tp.configOptions())
 		if err != nil {
 			return nil, fmt.Errorf("services %s is invalid:\n%w", o.services, err)
 		}
 		tp.watch.loaded = sha256.Sum256(data)
-		tp.file = services
 	}
-	tp.rebuild(0)
+	tp.reg = registry.New(tp.configOptions(), file)
+	tp.reg.Subscribe(tp.serve)
 	return tp, nil
 }
 
 func (tp *ThirdParty) configOptions() config.Options { return config.Options{Zones: tp.opts.zones} }
 
-// rebuild serves the union of the registry file and the store, with a SOA
-// serial above prev. The caller holds tp.mu, or is alone (setup).
-func (tp *ThirdParty) rebuild(prev uint32) {
-	services, conflicts := tp.union()
-	for name, why := range conflicts {
+// serve answers from state, the registry's newest, with a SOA serial
+// above the one served.
+func (tp *ThirdParty) serve(state *registry.State) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	for name, why := range state.Conflicts {
 		if tp.conflicts[name] != why {
 			log.Printf("[WARNING] plugin/thirdparty: store service %s is not served: %s", name, why)
 		}
 	}
-	tp.conflicts = conflicts
+	tp.conflicts = state.Conflicts
+	var prev uint32
+	if vs := tp.views.Load(); vs != nil {
+		prev = tp.serial()
+	}
 	serial := nextSerial(prev)
-	tp.views.Store(tp.build(services, serial))
+	tp.views.Store(tp.build(state.Services, serial))
 	registryGeneration.Set(float64(serial))
-	tp.services = services
-}
-
-// union is what is served: every service of the registry file, then those
-// of the store in name order, each unless a name it creates is taken (the
-// file wins; the conflict is reported; the API keeps the store from
-// clashing with itself).
-func (tp *ThirdParty) union() ([]config.Service, map[string]string) {
-	taken := map[string]string{} // owner name → the service creating it
-	services := make([]config.Service, 0, len(tp.file)+len(tp.stored))
-	for _, s := range tp.file {
-		for _, n := range s.Names() {
-			taken[n] = s.Name
-		}
-		services = append(services, s)
-	}
-	conflicts := map[string]string{}
-	for _, name := range slices.Sorted(maps.Keys(tp.stored)) {
-		s := tp.stored[name].svc
-		if n, by, clash := clashes(&s, taken); clash {
-			conflicts[name] = fmt.Sprintf("the name %s is already used by service %s", n, by)
-			continue
-		}
-		for _, n := range s.Names() {
-			taken[n] = s.Name
-		}
-		services = append(services, s)
-	}
-	return services, conflicts
-}
-
-// clashes returns the first name s creates that is taken, and by whom.
-func clashes(s *config.Service, taken map[string]string) (name, by string, clash bool) {
-	for _, n := range s.Names() {
-		if by, ok := taken[n]; ok {
-			return n, by, true
-		}
-	}
-	return "", "", false
 }
 
 // build makes the views of every zone for services, and has the checker
@@ -210,10 +178,7 @@ func (tp *ThirdParty) reload() {
 	}
 	w.loaded, w.rejected = sum, [sha256.Size]byte{}
 	registryReloads.WithLabelValues("success").Inc()
-	tp.mu.Lock()
-	tp.file = services
-	tp.rebuild(tp.serial())
-	tp.mu.Unlock()
+	tp.reg.SetFile(services)
 	log.Printf("[INFO] plugin/thirdparty: %s: serving %d services", path, len(services))
 	releaseMemory()
 }

@@ -12,10 +12,10 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/plugin"
+	"github.com/tpdns/tpdns/registry"
 	"github.com/tpdns/tpdns/store"
 	"github.com/tpdns/tpdns/zone"
 )
@@ -32,14 +32,15 @@ type ThirdParty struct {
 	hosts   *hostname.Resolver // host-name endpoints outside the zones
 	api     *apiServer
 
-	// mu orders the writers of the views (registry reloads, store changes,
-	// health changes) and guards what they read. Queries never take it.
+	// reg owns the services: every change to them goes through it, and
+	// it publishes each new state to serve.
+	reg *registry.Registry
+
+	// mu orders the writers of the views (registry states, health and
+	// host-name changes) and guards what they read. Queries never take it.
 	mu        sync.Mutex
-	file      []config.Service         // the registry file's, last good
-	stored    map[string]storedService // the store's, by name
-	conflicts map[string]string        // store services not served, and why
-	services  []config.Service         // what is served: the union
-	hostUsers map[string][]string      // host name (resolved) → services with it
+	conflicts map[string]string   // store services not served, as last logged
+	hostUsers map[string][]string // host name (resolved) → services with it
 	st        store.Store
 	ownsStore bool        // false once handed over to the next configuration
 	storeFrom *ThirdParty // the configuration the store was taken over from

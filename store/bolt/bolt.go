@@ -23,6 +23,9 @@ const lockTimeout = time.Second
 var (
 	servicesBucket  = []byte("services")
 	endpointsBucket = []byte("endpoints") // keys SERVICE "\x00" ADDRESS
+	// metaBucket's sequence is the store's revision, raised by every
+	// transaction that changes it.
+	metaBucket = []byte("meta")
 )
 
 // endpointValue is how a registered endpoint is kept: its document and,
@@ -57,7 +60,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store bolt %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{servicesBucket, endpointsBucket} {
+		for _, b := range [][]byte{servicesBucket, endpointsBucket, metaBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -79,6 +82,7 @@ func (s *Store) Load(context.Context) (*store.Snapshot, error) {
 	snap := &store.Snapshot{Services: map[string][]byte{}, Endpoints: map[string]map[string]store.Endpoint{}}
 	now := time.Now()
 	err := s.db.View(func(tx *bbolt.Tx) error {
+		snap.Revision = revision(tx)
 		if err := tx.Bucket(servicesBucket).ForEach(func(k, v []byte) error {
 			snap.Services[string(k)] = append([]byte(nil), v...)
 			return nil
@@ -107,92 +111,121 @@ func (s *Store) Load(context.Context) (*store.Snapshot, error) {
 	return snap, nil
 }
 
+// revision is the store's revision in tx.
+func revision(tx *bbolt.Tx) int64 { return int64(tx.Bucket(metaBucket).Sequence()) }
+
+// bump raises the store's revision in tx, a writable transaction that
+// changes the store, and returns it.
+func bump(tx *bbolt.Tx) (int64, error) {
+	rev, err := tx.Bucket(metaBucket).NextSequence()
+	return int64(rev), err
+}
+
 // PutService implements store.Store. bbolt syncs the file before the
 // transaction's commit returns.
-func (s *Store) PutService(_ context.Context, name string, doc []byte) (bool, error) {
+func (s *Store) PutService(_ context.Context, name string, doc []byte) (bool, int64, error) {
 	created := false
-	err := s.update(func(tx *bbolt.Tx) error {
+	rev, err := s.update(func(tx *bbolt.Tx) (bool, error) {
 		b := tx.Bucket(servicesBucket)
 		created = b.Get([]byte(name)) == nil
-		return b.Put([]byte(name), doc)
+		return true, b.Put([]byte(name), doc)
 	})
-	return created, err
+	return created, rev, err
 }
 
 // DeleteService implements store.Store.
-func (s *Store) DeleteService(_ context.Context, name string) (bool, error) {
+func (s *Store) DeleteService(_ context.Context, name string) (bool, int64, error) {
 	existed := false
-	err := s.update(func(tx *bbolt.Tx) error {
+	rev, err := s.update(func(tx *bbolt.Tx) (bool, error) {
 		b := tx.Bucket(servicesBucket)
 		if existed = b.Get([]byte(name)) != nil; !existed {
-			return nil
+			return false, nil
 		}
 		if err := b.Delete([]byte(name)); err != nil {
-			return err
+			return false, err
 		}
 		eps := tx.Bucket(endpointsBucket)
 		prefix := endpointKey(name, "")
 		c := eps.Cursor()
 		for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Seek(prefix) {
 			if err := eps.Delete(k); err != nil {
-				return err
+				return false, err
 			}
 		}
-		return nil
+		return true, nil
 	})
-	return existed, err
+	return existed, rev, err
 }
 
 // PutEndpoint implements store.Store.
-func (s *Store) PutEndpoint(_ context.Context, service, address string, doc []byte, ttl time.Duration) (bool, error) {
+func (s *Store) PutEndpoint(_ context.Context, service, address string, doc []byte, ttl time.Duration) (bool, int64, error) {
 	ev := endpointValue{Doc: doc}
 	if ttl > 0 {
 		ev.Expires = time.Now().Add(ttl)
 	}
 	v, err := json.Marshal(ev)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	created := false
-	err = s.update(func(tx *bbolt.Tx) error {
+	rev, err := s.update(func(tx *bbolt.Tx) (bool, error) {
 		if tx.Bucket(servicesBucket).Get([]byte(service)) == nil {
-			return store.ErrNoService
+			return false, store.ErrNoService
 		}
 		b := tx.Bucket(endpointsBucket)
 		key := endpointKey(service, address)
 		created = b.Get(key) == nil
-		return b.Put(key, v)
+		return true, b.Put(key, v)
 	})
 	if err == nil && ttl > 0 {
 		s.expire()
 	}
-	return created, err
+	return created, rev, err
 }
 
 // DeleteEndpoint implements store.Store.
-func (s *Store) DeleteEndpoint(_ context.Context, service, address string) (bool, error) {
+func (s *Store) DeleteEndpoint(_ context.Context, service, address string) (bool, int64, error) {
 	existed := false
-	err := s.update(func(tx *bbolt.Tx) error {
+	rev, err := s.update(func(tx *bbolt.Tx) (bool, error) {
 		b := tx.Bucket(endpointsBucket)
 		key := endpointKey(service, address)
 		if existed = b.Get(key) != nil; !existed {
-			return nil
+			return false, nil
 		}
-		return b.Delete(key)
+		return true, b.Delete(key)
 	})
-	return existed, err
+	return existed, rev, err
 }
 
-// update runs fn in a write transaction and tells the watchers.
-func (s *Store) update(fn func(*bbolt.Tx) error) error {
-	if err := s.db.Update(fn); err != nil {
-		if errors.Is(err, store.ErrNoService) {
+// update runs fn in a write transaction; when fn changed the store, it
+// raises the revision and tells the watchers. It returns the revision the
+// store is at after fn.
+func (s *Store) update(fn func(*bbolt.Tx) (changed bool, err error)) (int64, error) {
+	var rev int64
+	changed := false
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		changed, err = fn(tx)
+		switch {
+		case err != nil:
+			return err
+		case changed:
+			rev, err = bump(tx)
 			return err
 		}
-		return fmt.Errorf("store bolt %s: %w", s.path, err)
+		rev = revision(tx)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNoService) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("store bolt %s: %w", s.path, err)
 	}
-	s.notify()
-	return nil
+	if changed {
+		s.notify()
+	}
+	return rev, nil
 }
 
 func (s *Store) notify() {
@@ -236,6 +269,10 @@ func (s *Store) expire() {
 			}
 		}
 		removed = len(expired)
+		if removed > 0 {
+			_, err := bump(tx)
+			return err
+		}
 		return nil
 	})
 	if err != nil {

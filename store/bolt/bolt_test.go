@@ -23,7 +23,7 @@ func TestStore(t *testing.T) {
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	changes := s.Watch(watchCtx)
 
-	created, err := s.PutService(ctx, "db", []byte(`{"name":"db"}`))
+	created, _, err := s.PutService(ctx, "db", []byte(`{"name":"db"}`))
 	require.NoError(t, err)
 	assert.True(t, created)
 	select {
@@ -31,27 +31,27 @@ func TestStore(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("no change signalled")
 	}
-	created, err = s.PutService(ctx, "db", []byte(`{"name":"db","ttl":5}`))
+	created, _, err = s.PutService(ctx, "db", []byte(`{"name":"db","ttl":5}`))
 	require.NoError(t, err)
 	assert.False(t, created)
-	_, err = s.PutService(ctx, "web", []byte(`{"name":"web"}`))
+	_, _, err = s.PutService(ctx, "web", []byte(`{"name":"web"}`))
 	require.NoError(t, err)
 
-	created, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"address":"10.0.0.1"}`), 0)
+	created, _, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"address":"10.0.0.1"}`), 0)
 	require.NoError(t, err)
 	assert.True(t, created)
-	created, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"address":"10.0.0.1","weight":5}`), 0)
+	created, _, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"address":"10.0.0.1","weight":5}`), 0)
 	require.NoError(t, err)
 	assert.False(t, created)
-	_, err = s.PutEndpoint(ctx, "web", "10.0.0.9", []byte(`{"address":"10.0.0.9"}`), 0)
+	_, _, err = s.PutEndpoint(ctx, "web", "10.0.0.9", []byte(`{"address":"10.0.0.9"}`), 0)
 	require.NoError(t, err)
-	_, err = s.PutEndpoint(ctx, "nope", "10.0.0.1", []byte(`{}`), 0)
+	_, _, err = s.PutEndpoint(ctx, "nope", "10.0.0.1", []byte(`{}`), 0)
 	assert.ErrorIs(t, err, store.ErrNoService)
 
-	existed, err := s.DeleteEndpoint(ctx, "db", "10.0.0.7")
+	existed, _, err := s.DeleteEndpoint(ctx, "db", "10.0.0.7")
 	require.NoError(t, err)
 	assert.False(t, existed)
-	existed, err = s.DeleteService(ctx, "web")
+	existed, _, err = s.DeleteService(ctx, "web")
 	require.NoError(t, err)
 	assert.True(t, existed, "and its endpoints with it")
 	stopWatching()
@@ -72,11 +72,11 @@ func TestHeartbeatEndpointsExpire(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tpdns.db")
 	s, err := Open(path)
 	require.NoError(t, err)
-	_, err = s.PutService(ctx, "db", []byte(`{}`))
+	_, _, err = s.PutService(ctx, "db", []byte(`{}`))
 	require.NoError(t, err)
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 300*time.Millisecond)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 300*time.Millisecond)
 	require.NoError(t, err)
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Hour)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Hour)
 	require.NoError(t, err)
 	snap, err := s.Load(ctx)
 	require.NoError(t, err)
@@ -114,4 +114,42 @@ func TestOpenHeldStoreFailsFast(t *testing.T) {
 	_, err = Open(path)
 	assert.EqualError(t, err, "store bolt "+path+": another process has it open (waited 1s for its lock)")
 	assert.Less(t, time.Since(start), 3*time.Second)
+}
+
+// TestRevisions checks that every change raises the revision, a write that
+// changes nothing does not, an expiry does, Load reports it, and it
+// survives reopening: a reader orders snapshots and writes by it.
+func TestRevisions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tpdns.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	revs := []int64{}
+	write := func(_ bool, rev int64, err error) {
+		t.Helper()
+		require.NoError(t, err)
+		revs = append(revs, rev)
+	}
+	write(s.PutService(ctx, "db", []byte(`{}`)))
+	write(s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 0))
+	write(s.DeleteEndpoint(ctx, "db", "10.0.0.7")) // nothing to delete
+	write(s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), 200*time.Millisecond))
+	write(s.DeleteService(ctx, "web")) // nothing to delete
+	assert.Equal(t, []int64{1, 2, 2, 3, 3}, revs)
+	snap, err := s.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), snap.Revision)
+
+	// The expiry of 10.0.0.2 is a change.
+	require.Eventually(t, func() bool {
+		snap, err := s.Load(ctx)
+		return err == nil && snap.Revision == 4 && len(snap.Endpoints["db"]) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, s.Close())
+
+	s, err = Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	write(s.DeleteService(ctx, "db"))
+	assert.Equal(t, int64(5), revs[len(revs)-1])
 }

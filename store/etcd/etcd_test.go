@@ -80,23 +80,23 @@ func TestServices(t *testing.T) {
 
 	steps := []struct {
 		name    string
-		do      func() (bool, error)
+		do      func() (bool, int64, error)
 		want    bool // created or existed
 		wantErr string
 	}{
-		{"create db", func() (bool, error) { return s.PutService(ctx, "db", []byte(`{"a":1}`)) }, true, ""},
-		{"replace db", func() (bool, error) { return s.PutService(ctx, "db", []byte(`{"a":2}`)) }, false, ""},
-		{"create web", func() (bool, error) { return s.PutService(ctx, "web", []byte(`{"b":1}`)) }, true, ""},
-		{"delete web", func() (bool, error) { return s.DeleteService(ctx, "web") }, true, ""},
-		{"delete web again", func() (bool, error) { return s.DeleteService(ctx, "web") }, false, ""},
-		{"delete unknown", func() (bool, error) { return s.DeleteService(ctx, "nope") }, false, ""},
-		{"slash", func() (bool, error) { return s.PutService(ctx, "a/b", nil) }, false,
+		{"create db", func() (bool, int64, error) { return s.PutService(ctx, "db", []byte(`{"a":1}`)) }, true, ""},
+		{"replace db", func() (bool, int64, error) { return s.PutService(ctx, "db", []byte(`{"a":2}`)) }, false, ""},
+		{"create web", func() (bool, int64, error) { return s.PutService(ctx, "web", []byte(`{"b":1}`)) }, true, ""},
+		{"delete web", func() (bool, int64, error) { return s.DeleteService(ctx, "web") }, true, ""},
+		{"delete web again", func() (bool, int64, error) { return s.DeleteService(ctx, "web") }, false, ""},
+		{"delete unknown", func() (bool, int64, error) { return s.DeleteService(ctx, "nope") }, false, ""},
+		{"slash", func() (bool, int64, error) { return s.PutService(ctx, "a/b", nil) }, false,
 			`store etcd ` + e.Endpoint + `: service name "a/b" contains "/"`},
-		{"empty", func() (bool, error) { return s.DeleteService(ctx, "") }, false,
+		{"empty", func() (bool, int64, error) { return s.DeleteService(ctx, "") }, false,
 			`store etcd ` + e.Endpoint + `: empty service name`},
 	}
 	for _, step := range steps {
-		got, err := step.do()
+		got, _, err := step.do()
 		if step.wantErr != "" {
 			assert.EqualError(t, err, step.wantErr, step.name)
 			continue
@@ -107,6 +107,7 @@ func TestServices(t *testing.T) {
 	snap, err := s.Load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, &store.Snapshot{
+		Revision:  5, // one a change, from 1 in a new etcd
 		Services:  map[string][]byte{"db": []byte(`{"a":2}`)},
 		Endpoints: map[string]map[string]store.Endpoint{},
 	}, snap)
@@ -117,38 +118,42 @@ func TestEndpoints(t *testing.T) {
 	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}})
 	ctx := context.Background()
 
-	_, err := s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 0)
+	_, _, err := s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 0)
 	assert.ErrorIs(t, err, store.ErrNoService)
 	assert.EqualError(t, err, `store etcd `+e.Endpoint+`: service "db": no such service in the store`)
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), time.Minute)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), time.Minute)
 	assert.ErrorIs(t, err, store.ErrNoService)
 
-	_, err = s.PutService(ctx, "db", []byte(`{"svc":"db"}`))
+	_, _, err = s.PutService(ctx, "db", []byte(`{"svc":"db"}`))
 	require.NoError(t, err)
-	_, err = s.PutService(ctx, "web", []byte(`{"svc":"web"}`))
+	_, _, err = s.PutService(ctx, "web", []byte(`{"svc":"web"}`))
 	require.NoError(t, err)
 
 	steps := []struct {
 		name    string
-		do      func() (bool, error)
+		do      func() (bool, int64, error)
 		want    bool
 		wantErr string
 	}{
-		{"create", func() (bool, error) { return s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"port":1}`), 0) }, true, ""},
-		{"replace", func() (bool, error) { return s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"port":2}`), 0) }, false, ""},
-		{"heartbeat", func() (bool, error) { return s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{"ttl":60}`), time.Minute) }, true, ""},
-		{"heartbeat again", func() (bool, error) { return s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{"ttl":60}`), time.Minute) }, false, ""},
-		{"web", func() (bool, error) { return s.PutEndpoint(ctx, "web", "web1.example.org", []byte(`{}`), 0) }, true, ""},
-		{"web gone", func() (bool, error) { return s.PutEndpoint(ctx, "web", "web2.example.org", []byte(`{}`), 0) }, true, ""},
-		{"delete", func() (bool, error) { return s.DeleteEndpoint(ctx, "web", "web2.example.org") }, true, ""},
-		{"delete again", func() (bool, error) { return s.DeleteEndpoint(ctx, "web", "web2.example.org") }, false, ""},
-		{"slash", func() (bool, error) { return s.PutEndpoint(ctx, "db", "10.0.0.0/8", nil, 0) }, false,
+		{"create", func() (bool, int64, error) { return s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"port":1}`), 0) }, true, ""},
+		{"replace", func() (bool, int64, error) { return s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"port":2}`), 0) }, false, ""},
+		{"heartbeat", func() (bool, int64, error) {
+			return s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{"ttl":60}`), time.Minute)
+		}, true, ""},
+		{"heartbeat again", func() (bool, int64, error) {
+			return s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{"ttl":60}`), time.Minute)
+		}, false, ""},
+		{"web", func() (bool, int64, error) { return s.PutEndpoint(ctx, "web", "web1.example.org", []byte(`{}`), 0) }, true, ""},
+		{"web gone", func() (bool, int64, error) { return s.PutEndpoint(ctx, "web", "web2.example.org", []byte(`{}`), 0) }, true, ""},
+		{"delete", func() (bool, int64, error) { return s.DeleteEndpoint(ctx, "web", "web2.example.org") }, true, ""},
+		{"delete again", func() (bool, int64, error) { return s.DeleteEndpoint(ctx, "web", "web2.example.org") }, false, ""},
+		{"slash", func() (bool, int64, error) { return s.PutEndpoint(ctx, "db", "10.0.0.0/8", nil, 0) }, false,
 			`store etcd ` + e.Endpoint + `: endpoint address "10.0.0.0/8" contains "/"`},
-		{"slash delete", func() (bool, error) { return s.DeleteEndpoint(ctx, "a/b", "10.0.0.1") }, false,
+		{"slash delete", func() (bool, int64, error) { return s.DeleteEndpoint(ctx, "a/b", "10.0.0.1") }, false,
 			`store etcd ` + e.Endpoint + `: service name "a/b" contains "/"`},
 	}
 	for _, step := range steps {
-		got, err := step.do()
+		got, _, err := step.do()
 		if step.wantErr != "" {
 			assert.EqualError(t, err, step.wantErr, step.name)
 			continue
@@ -160,6 +165,7 @@ func TestEndpoints(t *testing.T) {
 	snap, err := s.Load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, &store.Snapshot{
+		Revision: 10, // one a change, from 1 in a new etcd
 		Services: map[string][]byte{"db": []byte(`{"svc":"db"}`), "web": []byte(`{"svc":"web"}`)},
 		Endpoints: map[string]map[string]store.Endpoint{
 			"db": {
@@ -171,14 +177,15 @@ func TestEndpoints(t *testing.T) {
 	}, snap)
 
 	// A service's endpoints go with it, and do not come back with it.
-	existed, err := s.DeleteService(ctx, "db")
+	existed, _, err := s.DeleteService(ctx, "db")
 	require.NoError(t, err)
 	assert.True(t, existed)
-	_, err = s.PutService(ctx, "db", []byte(`{"svc":"db"}`))
+	_, _, err = s.PutService(ctx, "db", []byte(`{"svc":"db"}`))
 	require.NoError(t, err)
 	snap, err = s.Load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, &store.Snapshot{
+		Revision:  12, // one a change, from 1 in a new etcd
 		Services:  map[string][]byte{"db": []byte(`{"svc":"db"}`), "web": []byte(`{"svc":"web"}`)},
 		Endpoints: map[string]map[string]store.Endpoint{"web": {"web1.example.org": {Doc: []byte(`{}`)}}},
 	}, snap)
@@ -190,11 +197,11 @@ func TestKeyLayout(t *testing.T) {
 	cli := e.Client(t)
 	ctx := context.Background()
 
-	_, err := s.PutService(ctx, "db", []byte(`{"svc":"db"}`))
+	_, _, err := s.PutService(ctx, "db", []byte(`{"svc":"db"}`))
 	require.NoError(t, err)
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"port":1}`), 0)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{"port":1}`), 0)
 	require.NoError(t, err)
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), 90*time.Second+time.Millisecond)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), 90*time.Second+time.Millisecond)
 	require.NoError(t, err)
 
 	keys := rawKeys(t, e, "/")
@@ -214,27 +221,27 @@ func TestKeyLayout(t *testing.T) {
 
 	// Each heartbeat takes a fresh lease and ends the one before; a put
 	// without a ttl ends it too.
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Minute)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Minute)
 	require.NoError(t, err)
 	next := clientv3.LeaseID(rawKeys(t, e, "/")["/tpdns/endpoints/db/10.0.0.2"])
 	assert.NotEqual(t, lease, next)
 	leases, err := cli.Leases(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []clientv3.LeaseStatus{{ID: next}}, leases.Leases)
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), 0)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), 0)
 	require.NoError(t, err)
 	leases, err = cli.Leases(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, leases.Leases)
 
 	// Deleting a heartbeat endpoint, or its service, ends its lease.
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Minute)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Minute)
 	require.NoError(t, err)
-	_, err = s.DeleteEndpoint(ctx, "db", "10.0.0.2")
+	_, _, err = s.DeleteEndpoint(ctx, "db", "10.0.0.2")
 	require.NoError(t, err)
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.3", []byte(`{}`), time.Minute)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.3", []byte(`{}`), time.Minute)
 	require.NoError(t, err)
-	_, err = s.DeleteService(ctx, "db")
+	_, _, err = s.DeleteService(ctx, "db")
 	require.NoError(t, err)
 	leases, err = cli.Leases(ctx)
 	require.NoError(t, err)
@@ -242,7 +249,7 @@ func TestKeyLayout(t *testing.T) {
 	assert.Empty(t, rawKeys(t, e, "/"))
 
 	// A refused endpoint leaves no lease behind.
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Minute)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.2", []byte(`{}`), time.Minute)
 	require.ErrorIs(t, err, store.ErrNoService)
 	leases, err = cli.Leases(ctx)
 	require.NoError(t, err)
@@ -264,9 +271,9 @@ func TestCustomPrefix(t *testing.T) {
 	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}})
 	ctx := context.Background()
 
-	_, err := other.PutService(ctx, "db", []byte(`{}`))
+	_, _, err := other.PutService(ctx, "db", []byte(`{}`))
 	require.NoError(t, err)
-	_, err = other.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 0)
+	_, _, err = other.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 0)
 	require.NoError(t, err)
 	// A key beside the prefix, not under it, is not ours.
 	e.Put(t, "/dns/tpdnsx/services/web", `{}`)
@@ -276,6 +283,7 @@ func TestCustomPrefix(t *testing.T) {
 	snap, err := other.Load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, &store.Snapshot{
+		Revision:  4, // one a change, from 1 in a new etcd
 		Services:  map[string][]byte{"db": []byte(`{}`)},
 		Endpoints: map[string]map[string]store.Endpoint{"db": {"10.0.0.1": {Doc: []byte(`{}`)}}},
 	}, snap)
@@ -295,6 +303,7 @@ func TestLoadSkipsForeignKeys(t *testing.T) {
 	snap, err := s.Load(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, &store.Snapshot{
+		Revision:  8, // one a change, from 1 in a new etcd
 		Services:  map[string][]byte{"db": []byte("x")},
 		Endpoints: map[string]map[string]store.Endpoint{},
 	}, snap)
@@ -304,13 +313,13 @@ func TestHeartbeatExpires(t *testing.T) {
 	e := test.StartEtcd(t)
 	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}})
 	ctx := context.Background()
-	_, err := s.PutService(ctx, "db", []byte(`{}`))
+	_, _, err := s.PutService(ctx, "db", []byte(`{}`))
 	require.NoError(t, err)
 	changes := watch(t, s)
 
 	const ttl = time.Second
 	start := time.Now()
-	_, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), ttl)
+	_, _, err = s.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), ttl)
 	require.NoError(t, err)
 	signalled(t, changes, time.Second, "the put")
 	for {
@@ -337,13 +346,13 @@ func TestWatch(t *testing.T) {
 	// A write between the Load and the Watch is not missed.
 	_, err := s.Load(ctx)
 	require.NoError(t, err)
-	_, err = other.PutService(ctx, "db", []byte(`{}`))
+	_, _, err = other.PutService(ctx, "db", []byte(`{}`))
 	require.NoError(t, err)
 	first, second := watch(t, s), watch(t, s)
 	signalled(t, first, time.Second, "a write before the watch")
 	signalled(t, second, time.Second, "a write before the watch")
 
-	_, err = other.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 0)
+	_, _, err = other.PutEndpoint(ctx, "db", "10.0.0.1", []byte(`{}`), 0)
 	require.NoError(t, err)
 	signalled(t, first, time.Second, "another store's write")
 	signalled(t, second, time.Second, "another store's write")
@@ -354,7 +363,7 @@ func TestWatch(t *testing.T) {
 
 	// Keys beside the prefix are not watched.
 	e.Put(t, "/tpdnsx/services/web", `{}`)
-	_, err = s.PutService(ctx, "mail", []byte(`{}`))
+	_, _, err = s.PutService(ctx, "mail", []byte(`{}`))
 	require.NoError(t, err)
 	signalled(t, first, time.Second, "its own write")
 	select {
@@ -425,7 +434,7 @@ func TestEtcdDown(t *testing.T) {
 	e := test.StartEtcd(t)
 	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}, Timeout: time.Second})
 	ctx := context.Background()
-	_, err := s.PutService(ctx, "db", []byte(`{}`))
+	_, _, err := s.PutService(ctx, "db", []byte(`{}`))
 	require.NoError(t, err)
 	_, err = s.Load(ctx)
 	require.NoError(t, err)
@@ -438,11 +447,11 @@ func TestEtcdDown(t *testing.T) {
 		do   func() error
 	}{
 		{"Load", func() error { _, err := s.Load(ctx); return err }},
-		{"PutService", func() error { _, err := s.PutService(ctx, "web", nil); return err }},
-		{"DeleteService", func() error { _, err := s.DeleteService(ctx, "db"); return err }},
-		{"PutEndpoint", func() error { _, err := s.PutEndpoint(ctx, "db", "10.0.0.1", nil, 0); return err }},
-		{"heartbeat", func() error { _, err := s.PutEndpoint(ctx, "db", "10.0.0.1", nil, time.Second); return err }},
-		{"DeleteEndpoint", func() error { _, err := s.DeleteEndpoint(ctx, "db", "10.0.0.1"); return err }},
+		{"PutService", func() error { _, _, err := s.PutService(ctx, "web", nil); return err }},
+		{"DeleteService", func() error { _, _, err := s.DeleteService(ctx, "db"); return err }},
+		{"PutEndpoint", func() error { _, _, err := s.PutEndpoint(ctx, "db", "10.0.0.1", nil, 0); return err }},
+		{"heartbeat", func() error { _, _, err := s.PutEndpoint(ctx, "db", "10.0.0.1", nil, time.Second); return err }},
+		{"DeleteEndpoint", func() error { _, _, err := s.DeleteEndpoint(ctx, "db", "10.0.0.1"); return err }},
 	}
 	for _, op := range ops {
 		start := time.Now()
@@ -488,7 +497,7 @@ func TestOpenWhileEtcdDown(t *testing.T) {
 	for i, s := range stores {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			_, err := s.PutService(context.Background(), "db", []byte(`{}`))
+			_, _, err := s.PutService(context.Background(), "db", []byte(`{}`))
 			if err == nil {
 				break
 			}
@@ -542,7 +551,7 @@ func TestTLS(t *testing.T) {
 	// With TLS set, an endpoint without a scheme is https.
 	for _, ep := range []string{e.Endpoint, e.Endpoint[len("https://"):]} {
 		s := open(t, etcd.Options{Endpoints: []string{ep}, CertFile: certFile, KeyFile: keyFile, CAFile: caFile})
-		_, err := s.PutService(ctx, "db", []byte(`{}`))
+		_, _, err := s.PutService(ctx, "db", []byte(`{}`))
 		require.NoError(t, err, ep)
 		snap, err := s.Load(ctx)
 		require.NoError(t, err, ep)
@@ -568,7 +577,7 @@ func TestCredentials(t *testing.T) {
 
 	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}, Username: "root", Password: "secret"})
 	changes := watch(t, s)
-	_, err = s.PutService(ctx, "db", []byte(`{}`))
+	_, _, err = s.PutService(ctx, "db", []byte(`{}`))
 	require.NoError(t, err)
 	snap, err := s.Load(ctx)
 	require.NoError(t, err)
@@ -581,7 +590,7 @@ func TestCredentials(t *testing.T) {
 	drain(changes)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err = s.PutService(ctx, "web", []byte(`{}`)); err == nil {
+		if _, _, err = s.PutService(ctx, "web", []byte(`{}`)); err == nil {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "no write within 10s of a restart: %v", err)

@@ -24,6 +24,7 @@ func (s *Store) Load(ctx context.Context) (*store.Snapshot, error) {
 			s.add(snap, string(kv.Key), kv.Value)
 		}
 		s.rev.Store(resp.Header.Revision)
+		snap.Revision = resp.Header.Revision
 		return nil
 	})
 	if err != nil {
@@ -33,27 +34,27 @@ func (s *Store) Load(ctx context.Context) (*store.Snapshot, error) {
 }
 
 // PutService implements store.Store.
-func (s *Store) PutService(ctx context.Context, name string, doc []byte) (created bool, err error) {
+func (s *Store) PutService(ctx context.Context, name string, doc []byte) (created bool, rev int64, err error) {
 	if err := s.checkName("service name", name); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		resp, err := cli.Put(ctx, s.serviceKey(name), string(doc), clientv3.WithPrevKV())
 		if err != nil {
 			return err
 		}
-		created = resp.PrevKv == nil
+		created, rev = resp.PrevKv == nil, resp.Header.Revision
 		return nil
 	})
-	return created, err
+	return created, rev, err
 }
 
 // DeleteService implements store.Store: the service and its endpoints go
 // in one transaction, so no replica ever sees endpoints without their
 // service.
-func (s *Store) DeleteService(ctx context.Context, name string) (existed bool, err error) {
+func (s *Store) DeleteService(ctx context.Context, name string) (existed bool, rev int64, err error) {
 	if err := s.checkName("service name", name); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		resp, err := cli.Txn(ctx).Then(
@@ -63,24 +64,24 @@ func (s *Store) DeleteService(ctx context.Context, name string) (existed bool, e
 		if err != nil {
 			return err
 		}
-		existed = resp.Responses[0].GetResponseDeleteRange().Deleted > 0
+		existed, rev = resp.Responses[0].GetResponseDeleteRange().Deleted > 0, resp.Header.Revision
 		for _, kv := range resp.Responses[1].GetResponseDeleteRange().PrevKvs {
 			revoke(ctx, cli, clientv3.LeaseID(kv.Lease))
 		}
 		return nil
 	})
-	return existed, err
+	return existed, rev, err
 }
 
 // PutEndpoint implements store.Store. With a ttl the endpoint takes a lease
 // of its own, which etcd raises to its minimum TTL if need be (1.5 election
 // timeouts, 2s with etcd's defaults).
-func (s *Store) PutEndpoint(ctx context.Context, service, address string, doc []byte, ttl time.Duration) (created bool, err error) {
+func (s *Store) PutEndpoint(ctx context.Context, service, address string, doc []byte, ttl time.Duration) (created bool, rev int64, err error) {
 	if err := s.checkName("service name", service); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if err := s.checkName("endpoint address", address); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		opts := []clientv3.OpOption{clientv3.WithPrevKV()}
@@ -107,35 +108,35 @@ func (s *Store) PutEndpoint(ctx context.Context, service, address string, doc []
 			return fmt.Errorf("service %q: %w", service, store.ErrNoService)
 		}
 		prev := resp.Responses[0].GetResponsePut().PrevKv
-		created = prev == nil
+		created, rev = prev == nil, resp.Header.Revision
 		if prev != nil {
 			revoke(ctx, cli, clientv3.LeaseID(prev.Lease))
 		}
 		return nil
 	})
-	return created, err
+	return created, rev, err
 }
 
 // DeleteEndpoint implements store.Store.
-func (s *Store) DeleteEndpoint(ctx context.Context, service, address string) (existed bool, err error) {
+func (s *Store) DeleteEndpoint(ctx context.Context, service, address string) (existed bool, rev int64, err error) {
 	if err := s.checkName("service name", service); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if err := s.checkName("endpoint address", address); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	err = s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
 		resp, err := cli.Delete(ctx, s.endpointKey(service, address), clientv3.WithPrevKV())
 		if err != nil {
 			return err
 		}
-		existed = resp.Deleted > 0
+		existed, rev = resp.Deleted > 0, resp.Header.Revision
 		for _, kv := range resp.PrevKvs {
 			revoke(ctx, cli, clientv3.LeaseID(kv.Lease))
 		}
 		return nil
 	})
-	return existed, err
+	return existed, rev, err
 }
 
 // revoke ends a lease that no key of ours holds any more. Failing is no
