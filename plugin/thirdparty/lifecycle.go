@@ -18,6 +18,7 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	if err := tp.openStore(prev); err != nil {
 		return err
 	}
+	tp.reg.Subscribe(tp.serve) // the answers of the registry file, at once
 	endpointsGauge.add(tp)
 	ctx, cancel := context.WithCancel(context.Background())
 	tp.cancel = cancel

@@ -50,8 +50,9 @@ func newThirdParty(o options) (*ThirdParty, error) {
 		}
 		tp.watch.loaded = sha256.Sum256(data)
 	}
+	// Setup only parses and validates: the answers are built when the
+	// server starts (start), not for a Corefile that is only checked.
 	tp.reg = registry.New(tp.configOptions(), file)
-	tp.reg.Subscribe(tp.serve)
 	return tp, nil
 }
 
@@ -180,12 +181,12 @@ func (tp *ThirdParty) reload() {
 	registryReloads.WithLabelValues("success").Inc()
 	tp.reg.SetFile(services)
 	log.Printf("[INFO] plugin/thirdparty: %s: serving %d services", path, len(services))
-	releaseMemory()
 }
 
-// releaseMemory gives the memory a registry file's parse leaves behind
-// back to the system. The parse goes through a YAML node tree several
-// times the registry's size; without this, the heap the collector lets
-// grow to twice what is live keeps it as headroom, and a large registry
-// (100,000 services) costs twice the memory it needs.
+// releaseMemory gives the memory the first parse of a registry file
+// leaves behind back to the system, once, after the start: the parse goes
+// through a YAML node tree several times the registry's size, and the
+// heap the collector lets grow to twice what is live would keep it as
+// headroom. Later changes leave it to the runtime's scavenger: a forced
+// collection per change costs more than it gives back.
 func releaseMemory() { debug.FreeOSMemory() }

@@ -33,6 +33,7 @@ func TestReloadKeepsLastGoodRegistryAndLogsErrorsOnce(t *testing.T) {
 	write("services:\n  - name: db\n    endpoints: [10.0.0.1]\n")
 	tp, err := newThirdParty(options{zones: []string{"tp.internal."}, services: path, ttl: 10})
 	require.NoError(t, err)
+	tp.reg.Subscribe(tp.serve)
 	serial := tp.serial()
 
 	tp.reload() // unchanged: nothing happens
