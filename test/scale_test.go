@@ -570,3 +570,57 @@ func median(xs []float64) float64 {
 	}
 	return xs[len(xs)/2]
 }
+
+// BenchmarkScaleReloads10k edits a 10,000-service registry 100 times,
+// each edit served before the next, and reports the resident memory after
+// the 10th and the 100th (rss-10-MiB, rss-100-MiB): a registry change must
+// not leave memory behind, nor need a forced collection to give it back.
+//
+//	go test -run '^$' -bench ScaleReloads10k -benchtime 1x -v ./test/
+func BenchmarkScaleReloads10k(b *testing.B) {
+	dir := b.TempDir()
+	cmd := exec.Command("go", "run", "github.com/tpdns/tpdns/bench/gen", "-n", "10000", "-endpoints", "3", "-queries", "1", "-out", dir)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("bench/gen: %v", err)
+	}
+	registry := filepath.Join(dir, "services.yaml")
+	data, err := os.ReadFile(registry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The last service's last address is the one the edits change.
+	at := bytes.LastIndex(data, []byte("]"))
+	from := bytes.LastIndex(data[:at], []byte(", ")) + 2
+	last := string(data[from:at])
+	edited := func(ip string) []byte { return slices.Concat(data[:from], []byte(ip), data[at:]) }
+
+	port := FreePort(b)
+	addr := "127.0.0.1:" + port
+	corefile := filepath.Join(dir, "Corefile")
+	conf := fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  services %s\n  reload 100ms\n }\n}\n", port, registry)
+	if err := os.WriteFile(corefile, []byte(conf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	p := StartBinary(b, tpdnsBinary, corefile, "", "--quiet")
+	defer stopProcess(p)
+	scaleWait(b, p, 30*time.Second, "svc-9999 A", func() bool { return slices.Contains(scaleA(addr, "svc-9999.tp.internal."), last) })
+	var rss []float64
+	for i := range 100 {
+		ip := fmt.Sprintf("10.250.%d.%d", i/250, i%250+1)
+		tmp := registry + ".new"
+		if err := os.WriteFile(tmp, edited(ip), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(tmp, registry); err != nil {
+			b.Fatal(err)
+		}
+		scaleWait(b, p, 30*time.Second, "edit "+ip, func() bool { return slices.Contains(scaleA(addr, "svc-9999.tp.internal."), ip) })
+		rss = append(rss, procStatus(b, p.Cmd.Process.Pid)["VmRSS"])
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(rss[9], "rss-10-MiB")
+	b.ReportMetric(rss[99], "rss-100-MiB")
+	b.ReportMetric(slices.Max(rss), "rss-max-MiB")
+	b.Logf("VmRSS after each tenth edit (MiB): %v", []float64{rss[9], rss[19], rss[29], rss[39], rss[49], rss[59], rss[69], rss[79], rss[89], rss[99]})
+}
