@@ -29,6 +29,22 @@ func (s State) String() string {
 	return "unknown"
 }
 
+// Serving reports whether DNS answers an endpoint in state s: healthy, or
+// unknown as it is before its first probe, so that a restart never
+// empties DNS. This is the one rule; the plugin, its metrics, the API and
+// tpdnsctl all ask it.
+func (s State) Serving() bool { return s == Healthy || s == Unknown }
+
+// ParseState is the State that String names; anything else is Unknown.
+func ParseState(name string) State {
+	for _, s := range []State{Healthy, Unhealthy, Disabled} {
+		if s.String() == name {
+			return s
+		}
+	}
+	return Unknown
+}
+
 // Status is what is known of one endpoint.
 type Status struct {
 	State State

@@ -1,6 +1,11 @@
 package main
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	// Named so: health is the command that shows it.
+	endpointhealth "github.com/tpdns/tpdns/health"
+)
 
 // Health states, as the API writes them.
 const (
@@ -105,10 +110,11 @@ func (e endpoint) state() string {
 // as they are before the first probe) and those not disabled.
 func (s service) upTotal() (up, total int) {
 	for _, e := range s.Endpoints {
-		switch e.state() {
-		case stateDisabled:
+		st := endpointhealth.ParseState(e.state())
+		if st == endpointhealth.Disabled {
 			continue
-		case stateHealthy, stateUnknown:
+		}
+		if st.Serving() {
 			up++
 		}
 		total++

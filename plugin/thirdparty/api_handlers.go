@@ -412,17 +412,14 @@ func (tp *ThirdParty) describe(s config.Service, origin string, registered map[s
 }
 
 func (tp *ThirdParty) endpointHealth(s *config.Service, ep config.Endpoint, notServed bool) healthJSON {
+	st := tp.endpointStatus(s, ep, "")
 	switch {
-	case ep.Disabled:
-		return healthJSON{State: health.Disabled.String()}
-	case notServed:
+	case notServed && st.State != health.Disabled:
 		return healthJSON{State: health.Unknown.String()}
-	case s.Check.Type == config.CheckNone:
+	case s.Check.Type == config.CheckNone && st.State == health.Healthy:
 		// Always up; a host name that does not resolve says why here.
-		return healthJSON{State: health.Healthy.String(), LastError: tp.hostError(ep)}
-	}
-	st, ok := tp.checker.Status(endpointKey(s, ep, probePort(s, ep)))
-	if !ok || st.LastCheck.IsZero() {
+		return healthJSON{State: st.State.String(), LastError: tp.hostError(ep)}
+	case st.LastCheck.IsZero():
 		return healthJSON{State: st.State.String()}
 	}
 	return healthJSON{State: st.State.String(), LastCheck: &st.LastCheck, Latency: st.LastLatency.Round(time.Microsecond).String(), LastError: st.LastError}

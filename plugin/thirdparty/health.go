@@ -68,6 +68,24 @@ func probePort(s *config.Service, ep config.Endpoint) uint16 {
 	return ep.Port
 }
 
+// endpointStatus is the one place that decides the state of ep, an
+// endpoint of s, for DNS, metrics and the API alike: disabled, always
+// healthy without a check, else what the checker knows. key is the
+// endpoint's key with the checker when the caller has it, or "".
+func (tp *ThirdParty) endpointStatus(s *config.Service, ep config.Endpoint, key string) health.Status {
+	switch {
+	case ep.Disabled:
+		return health.Status{State: health.Disabled}
+	case s.Check.Type == config.CheckNone:
+		return health.Status{State: health.Healthy}
+	}
+	if key == "" {
+		key = endpointKey(s, ep, probePort(s, ep))
+	}
+	st, _ := tp.checker.Status(key)
+	return st
+}
+
 // healthChanged rebuilds the records of service in every view, after the
 // state of one of its endpoints changed.
 func (tp *ThirdParty) healthChanged(service string) {

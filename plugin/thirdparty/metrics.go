@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
 )
 
@@ -55,19 +54,6 @@ func observeProbe(service string, r health.Result) {
 
 // states are the health states the endpoints gauge has a series for.
 var states = []health.State{health.Healthy, health.Unhealthy, health.Unknown, health.Disabled}
-
-// state is the health state of ep: disabled, always healthy without a
-// check, else what the checker knows.
-func (tp *ThirdParty) state(s *config.Service, ep config.Endpoint) health.State {
-	switch {
-	case ep.Disabled:
-		return health.Disabled
-	case s.Check.Type == config.CheckNone:
-		return health.Healthy
-	}
-	st, _ := tp.checker.Status(endpointKey(s, ep, probePort(s, ep)))
-	return st.State
-}
 
 // endpointStates is the endpoints gauge. It counts the endpoints of the
 // running plugins when it is scraped, rather than keeping a series per
@@ -119,7 +105,7 @@ func (c *endpointStates) Collect(ch chan<- prometheus.Metric) {
 			seen[s.Name] = true
 			var counts [4]int
 			for _, ep := range s.Endpoints {
-				counts[tp.state(s, ep)]++
+				counts[tp.endpointStatus(s, ep, "").State]++
 			}
 			for _, st := range states {
 				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), s.Name, st.String())

@@ -86,12 +86,7 @@ func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 	tp.hostUsers = tp.hostNames(services)
 	tp.hosts.Set(slices.Collect(maps.Keys(tp.hostUsers)))
 	up := func(s *config.Service, i int) bool {
-		key := keys[s.Name][i]
-		if key == "" {
-			return true
-		}
-		st, _ := tp.checker.Status(key)
-		return st.State != health.Unhealthy
+		return tp.endpointStatus(s, s.Endpoints[i], keys[s.Name][i]).State.Serving()
 	}
 	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial, Up: up, Panic: tp.opts.panic, Hosts: tp.hosts}
 	vs := views{}
