@@ -48,7 +48,10 @@ func newPacketChain(handlers []plugin.Handler, server, zone string) *packetChain
 	return nil
 }
 
-// observe tells the passers of one reply.
+// observe tells the passers of one reply. A panic in one of them is
+// recovered by the caller, observePacket. PassPackets runs once: if it
+// panics, sync.Once counts it as done, and the passers after the one that
+// panicked are never told (their plugins, not the queries, are wrong).
 func (c *packetChain) observe(qtype uint16, rcode int, took time.Duration) {
 	c.once.Do(func() {
 		for _, p := range c.passers {
@@ -60,6 +63,16 @@ func (c *packetChain) observe(qtype uint16, rcode int, took time.Duration) {
 	for _, o := range c.observers {
 		o(qtype, rcode, took)
 	}
+}
+
+// observePacket tells the passers of a reply the packet path made, a. A
+// panic in one of them is the packet path's, counted and logged as such;
+// the reply, made before, is sent all the same: only its observation is
+// lost. Handing the query to the chain instead would send it through the
+// same passers' ServeDNS.
+func (s *Server) observePacket(a packetAnswer, took time.Duration) {
+	defer s.recoverPacket("the reply goes out unobserved")
+	a.chain.observe(a.qtype, a.rcode, took)
 }
 
 // Header flags and offsets of a DNS message (RFC 1035 section 4.1.1).
@@ -95,8 +108,28 @@ type packetReader struct {
 
 // answerPacket makes the reply to the query q from client in the memory of
 // reply, when the packet path can answer q; otherwise ok is false and the
-// chain must.
+// chain must. A panic, in the answerer or in the reading of q, is recovered
+// here, for this query alone: it is counted and logged (see packetPanicked)
+// and ok is false, so that the chain answers q as if the packet path had
+// declined it.
 func (s *Server) answerPacket(rd *packetReader, q []byte, client netip.Addr, reply []byte) (out []byte, a packetAnswer, ok bool) {
+	// The results are set only when readPacket returns: after a panic they
+	// are still zero, ok false. One defer, outside any loop, is open-coded:
+	// no allocation.
+	defer s.recoverPacket("the query goes to the chain")
+	return s.readPacket(rd, q, client, reply)
+}
+
+// recoverPacket, deferred, recovers from a panic in the packet path and
+// counts and logs it; then says what becomes of the query.
+func (s *Server) recoverPacket(then string) {
+	if rec := recover(); rec != nil {
+		s.packetPanicked(rec, then)
+	}
+}
+
+// readPacket is answerPacket without the recover.
+func (s *Server) readPacket(rd *packetReader, q []byte, client netip.Addr, reply []byte) (out []byte, a packetAnswer, ok bool) {
 	if len(q) < headerLen+5 {
 		return reply, a, false
 	}

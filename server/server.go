@@ -39,6 +39,8 @@ type Server struct {
 	zones map[string]*zoneConfig
 	quiet bool
 
+	panicSites panicSites // of the packet path, logged with their stacks
+
 	mu      sync.Mutex
 	stopped bool
 	running []*transport
@@ -219,13 +221,17 @@ func (s *Server) OnStartupComplete() {
 // serveDNS answers r: it picks the chain of the most specific zone that
 // contains the query name ("." last), runs it with the zone's context
 // (which carries the server and zone for metrics), and writes the reply the
-// chain left to the server. A panic in a plugin is logged and answered
-// SERVFAIL; the server goes on.
+// chain left to the server. A panic in a plugin is counted in
+// tpdns_panics_total, logged and answered SERVFAIL; the server goes on.
+// Each one is logged, as CoreDNS logs them (with the stack when the block's
+// errors has stacktrace); the packet path logs each place once instead (see
+// packetPanicked).
 func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	rw := &responseWriter{ResponseWriter: w, req: r}
 	var zone *zoneConfig
 	defer func() {
 		if rec := recover(); rec != nil {
+			panics.Inc()
 			if zone != nil && zone.stacktrace {
 				log.Printf("[ERROR] Recovered from panic in server %q: %v\n%s", printableAddr(s.addr), rec, debug.Stack())
 			} else {

@@ -29,7 +29,8 @@ var controlLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 // udpServer serves one UDP socket with batched system calls: each of its
 // readers reads datagrams in batches, answers in place those the packet
 // path can answer, writes those replies in one batch, and hands every
-// other query to the chain in a goroutine of its own, as miekg/dns does.
+// other query (declined by the packet path, or one it panicked on) to the
+// chain in a goroutine of its own, as miekg/dns does.
 type udpServer struct {
 	s       *Server
 	conn    *net.UDPConn
@@ -242,7 +243,7 @@ func (r *udpReader) answer(n int) {
 	}
 	took := time.Since(start)
 	for _, a := range r.answered[:out] {
-		a.chain.observe(a.qtype, a.rcode, took)
+		r.u.s.observePacket(a, took)
 	}
 	r.write(out)
 }

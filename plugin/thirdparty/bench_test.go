@@ -10,6 +10,7 @@ import (
 
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
+	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/plugin"
 	"github.com/tpdns/tpdns/test/dnstest"
 )
@@ -38,6 +39,7 @@ func benchRegistry() []config.Service {
 func benchHandler() *Handler {
 	tp := &ThirdParty{opts: options{zones: []string{"tp.internal."}, ttl: 10}, zones: []string{"tp.internal."}}
 	tp.checker = health.NewChecker(1, func(string) {}) // never started: the registry has no checks
+	tp.hosts = hostname.New(nil, nil, func(string) {}) // never started: no host names
 	tp.views.Store(tp.build(benchRegistry(), 1))
 	return &Handler{tp: tp}
 }

@@ -1,8 +1,11 @@
 // Package testplugins registers directives that only tests compile in:
-// testanswer, which answers from a fixed text, and testpanic, which panics.
+// testanswer, which answers from a fixed text, testpanic, which panics, and
+// testpacket, which answers on the packet path too and panics there on
+// demand.
 package testplugins
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -16,6 +19,7 @@ import (
 func init() {
 	plugin.Register("testanswer", setupAnswer)
 	plugin.Register("testpanic", setupPanic)
+	plugin.Register("testpacket", setupPacket)
 }
 
 // setupAnswer parses "testanswer TEXT [COUNT]".
@@ -73,3 +77,58 @@ func (p panicker) ServeDNS(context.Context, dns.ResponseWriter, *dns.Msg) (int, 
 }
 
 func (panicker) Name() string { return "testpanic" }
+
+// setupPacket parses "testpacket TEXT".
+func setupPacket(c *caddy.Controller) (plugin.Plugin, error) {
+	c.Next()
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return nil, c.ArgErr()
+	}
+	// One character-string of TXT: TEXT and " packet" in 255 bytes.
+	if len(args[0]) > 248 {
+		return nil, c.Errf("text %q is longer than 248 bytes", args[0])
+	}
+	return func(plugin.Handler) plugin.Handler { return Packet{Text: args[0]} }, nil
+}
+
+// Packet answers every query with one TXT record, authoritatively: "TEXT
+// packet" on the packet path (it is a plugin.PacketAnswerer), "TEXT chain"
+// from ServeDNS, so that a test sees which path answered. A query whose
+// first label is "panic" makes AnswerPacket panic; one whose first label is
+// "panic-all" makes ServeDNS panic too.
+type Packet struct {
+	Text string
+}
+
+// ServeDNS implements plugin.Handler.
+func (p Packet) ServeDNS(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	name := r.Question[0].Name
+	if strings.HasPrefix(strings.ToLower(name), "panic-all.") {
+		panic("testpacket: chain: " + name)
+	}
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.Answer = []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+		Txt: []string{p.Text + " chain"},
+	}}
+	return dns.RcodeSuccess, w.WriteMsg(m)
+}
+
+// AnswerPacket implements plugin.PacketAnswerer.
+func (p Packet) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.PacketReply, bool) {
+	if bytes.HasPrefix(q.Name, []byte("panic.")) || bytes.HasPrefix(q.Name, []byte("panic-all.")) {
+		panic("testpacket: packet path: " + string(q.Name))
+	}
+	text := p.Text + " packet"
+	rdlen := 1 + len(text)
+	// The owner points at the question (offset 12), then type TXT, class
+	// IN, TTL 60, the rdata's length and one character-string.
+	b = append(b, 0xC0, 12, 0, byte(dns.TypeTXT), 0, byte(dns.ClassINET), 0, 0, 0, 60, byte(rdlen>>8), byte(rdlen), byte(len(text)))
+	return append(b, text...), plugin.PacketReply{Answer: 1}, true
+}
+
+// Name implements plugin.Handler.
+func (Packet) Name() string { return "testpacket" }
