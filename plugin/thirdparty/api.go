@@ -8,9 +8,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
+	"net"
+	"net/http"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -19,51 +24,342 @@ import (
 )
 
 const (
-	// apiShutdownTimeout bounds how long stopping waits for requests in
-	// flight.
+	// apiShutdownTimeout bounds how long stopping, or handing the API
+	// over, waits for requests in flight.
 	apiShutdownTimeout = 5 * time.Second
 	// maxBody is the largest request body the API reads.
 	maxBody = 1 << 20
 )
 
-// apiServer is the registration API of one thirdparty plugin.
+// apiServer is the registration API of one thirdparty plugin: its
+// handler, served by the apiHost of its address.
 type apiServer struct {
-	tp    *ThirdParty
-	token []byte
-	ep    *reuse.Endpoint
+	tp      *ThirdParty
+	token   []byte
+	cert    *tls.Certificate // nil: plain HTTP
+	handler http.Handler
+	host    *apiHost
+	from    *ThirdParty // the configuration it took the API over from, if any
+
+	// ctx is the context of its requests: stop ends it when they outlast
+	// apiShutdownTimeout.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu   sync.Mutex
+	busy int           // requests being answered
+	idle chan struct{} // closed when busy drops to 0; nil while none waits
 }
 
-// startAPI serves the API. During a reload it serves on a copy of the
-// listener of the configuration being replaced (see package reuse).
+// apiHost is the HTTP server on one API address. It outlives the
+// configuration that started it: a Corefile reload that keeps the address
+// (and the scheme) attaches the new configuration's apiServer to it, which
+// answers the requests from then on, while the connections stay open.
+// Closing a connection, even an idle keep-alive one, races with a client
+// sending its next request on it: that request would get EOF or a reset,
+// and the client could not tell whether a write was applied.
+//
+// The hand-over from one apiServer to the next is a short gate: new
+// requests wait while those in flight on the old one finish (its writes go
+// to the store both share), then the new one reads the store, so that it
+// answers nothing before it serves every write the old one acknowledged.
+type apiHost struct {
+	addr string
+	tls  bool
+	ln   net.Listener // the TCP socket, for a host that replaces this one
+	ep   *reuse.Endpoint
+
+	mu      sync.Mutex
+	servers []*apiServer  // attached, oldest first; the last answers
+	pending int           // hand-overs under way: requests wait
+	gate    chan struct{} // closed when pending drops to 0
+}
+
+// apiHosts are the API servers of the process, by address. A map in the
+// process, not in a caddy instance, because a host outlives instances. A
+// host leaves it when its last server detaches, so a host found here has
+// a server that answers.
+var apiHosts = struct {
+	sync.Mutex
+	byAddr map[string]*apiHost
+}{byAddr: map[string]*apiHost{}}
+
+// startAPI serves the API. During a reload that keeps the address, the
+// server of the configuration being replaced answers from now on with
+// this configuration's handler; see apiHost.
 func startAPI(tp *ThirdParty, c *caddy.Controller) (*apiServer, error) {
 	o := tp.opts.api
 	token, err := loadOrCreateToken(o.tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	var tlsConfig *tls.Config
+	a := &apiServer{tp: tp, token: token}
 	if o.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("api tls: %w", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		a.cert = &cert
 	}
-	ln, err := reuse.Listen(c, o.addr)
-	if err != nil {
+	a.handler = a.routes()
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	if err := a.attach(c, o.addr); err != nil {
+		a.cancel()
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	a := &apiServer{tp: tp, token: token}
-	a.ep = reuse.Serve(ln, a.routes(), "thirdparty", tlsConfig)
 	return a, nil
 }
 
-// stop closes the listener and waits for the requests in flight.
-func (a *apiServer) stop() {
+// attach makes a answer on addr: on the host there, or a new one.
+func (a *apiServer) attach(c *caddy.Controller, addr string) error {
+	apiHosts.Lock()
+	h := apiHosts.byAddr[addr]
+	if h != nil {
+		h.mu.Lock()
+		from := h.current()
+		own, _ := c.Get(storageKey).([]*ThirdParty)
+		if slices.Contains(own, from.tp) {
+			h.mu.Unlock()
+			apiHosts.Unlock()
+			return fmt.Errorf("%s is the API address of another thirdparty", addr)
+		}
+		a.from = from.tp
+		if h.tls == (a.cert != nil) {
+			a.host = h
+			h.servers = append(h.servers, a)
+			h.beginHandOver()
+			h.mu.Unlock()
+			apiHosts.Unlock()
+			h.handOver(from, a)
+			return nil
+		}
+		h.mu.Unlock()
+	}
+	defer apiHosts.Unlock()
+	// A new host: on a copy of the socket of the one it replaces (the
+	// scheme changed; that one stops when its server detaches), else on a
+	// new socket.
+	var (
+		ln  net.Listener
+		err error
+	)
+	if h != nil {
+		ln, err = copyListener(h.ln)
+	} else {
+		ln, err = net.Listen("tcp", addr)
+	}
+	if err != nil {
+		return err
+	}
+	nh := &apiHost{addr: addr, tls: a.cert != nil, ln: ln, servers: []*apiServer{a}}
+	var tlsConfig *tls.Config
+	if nh.tls {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: nh.certificate}
+	}
+	a.host = nh
+	nh.ep = reuse.Serve(ln, nh, "thirdparty", tlsConfig)
+	apiHosts.byAddr[addr] = nh
+	return nil
+}
+
+// copyListener duplicates a TCP listener's socket.
+func copyListener(ln net.Listener) (net.Listener, error) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("cannot take over %s", ln.Addr())
+	}
+	f, err := tl.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FileListener(f)
+}
+
+// current is the server that answers. The caller holds h.mu.
+func (h *apiHost) current() *apiServer {
+	if len(h.servers) == 0 {
+		return nil
+	}
+	return h.servers[len(h.servers)-1]
+}
+
+// certificate is the TLS certificate of the server that answers.
+func (h *apiHost) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if a := h.current(); a != nil && a.cert != nil {
+		return a.cert, nil
+	}
+	return nil, errors.New("the API is stopping")
+}
+
+// beginHandOver holds back new requests until handOver is done; called
+// in the same critical section of h.mu as the change of h.servers, so
+// that no request reaches the server taking over before that.
+func (h *apiHost) beginHandOver() {
+	h.pending++
+	if h.gate == nil {
+		h.gate = make(chan struct{})
+	}
+}
+
+// handOver makes to answer instead of from (nil: none), after
+// beginHandOver: requests wait while those of from finish, at most
+// apiShutdownTimeout, then to serves the store they wrote to (when it is
+// the same) before it answers.
+func (h *apiHost) handOver(from, to *apiServer) {
+	defer func() {
+		h.mu.Lock()
+		if h.pending--; h.pending == 0 {
+			close(h.gate)
+			h.gate = nil
+		}
+		h.mu.Unlock()
+	}()
+	if from == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiShutdownTimeout)
 	defer cancel()
-	if err := a.ep.Stop(ctx); err != nil {
-		log.Printf("[WARNING] plugin/thirdparty: api: requests still open after %s were cut: %v", apiShutdownTimeout, err)
+	if !from.waitIdle(ctx) {
+		log.Printf("[WARNING] plugin/thirdparty: api: requests of the previous configuration still open after %s", apiShutdownTimeout)
+	}
+	from.tp.mu.Lock()
+	shared := from.tp.st
+	from.tp.mu.Unlock()
+	to.tp.mu.Lock()
+	st := to.tp.st
+	to.tp.mu.Unlock()
+	if st != nil && st == shared {
+		if err := to.tp.loadStore(ctx); err != nil {
+			log.Printf("[ERROR] plugin/thirdparty: api: reading the store: %v", err)
+		}
+	}
+}
+
+// ServeHTTP answers r with the handler of the current server, once no
+// hand-over is under way.
+func (h *apiHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a := h.acquire(r.Context())
+	if a == nil {
+		if r.Context().Err() == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error": "the API is stopping"}`+"\n")
+		}
+		return
+	}
+	defer a.release()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(a.ctx, cancel)()
+	a.handler.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// acquire waits for the hand-overs under way and returns the server that
+// answers, counting the request in its busy ones; nil if ctx ends first or
+// none is left.
+func (h *apiHost) acquire(ctx context.Context) *apiServer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.pending > 0 {
+		gate := h.gate
+		h.mu.Unlock()
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			h.mu.Lock()
+			return nil
+		}
+		h.mu.Lock()
+	}
+	a := h.current()
+	if a != nil {
+		a.mu.Lock()
+		a.busy++
+		a.mu.Unlock()
+	}
+	return a
+}
+
+func (a *apiServer) release() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.busy--; a.busy == 0 && a.idle != nil {
+		close(a.idle)
+		a.idle = nil
+	}
+}
+
+// waitIdle waits until a has no request in flight, or ctx ends: false.
+func (a *apiServer) waitIdle(ctx context.Context) bool {
+	a.mu.Lock()
+	if a.busy == 0 {
+		a.mu.Unlock()
+		return true
+	}
+	if a.idle == nil {
+		a.idle = make(chan struct{})
+	}
+	idle := a.idle
+	a.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// stop detaches a from its host and waits for its requests in flight. The
+// host stops with its last server: it stops accepting, answers the
+// requests in flight and closes its connections. A server detached while
+// it answered (the configuration that replaced it failed) hands the host
+// back to the one before.
+func (a *apiServer) stop() {
+	defer a.cancel()
+	h := a.host
+	ctx, cancel := context.WithTimeout(context.Background(), apiShutdownTimeout)
+	defer cancel()
+
+	apiHosts.Lock()
+	h.mu.Lock()
+	i := slices.Index(h.servers, a)
+	if i < 0 {
+		h.mu.Unlock()
+		apiHosts.Unlock()
+		return
+	}
+	if len(h.servers) == 1 {
+		// The last one: it answers while the host drains.
+		h.mu.Unlock()
+		if apiHosts.byAddr[h.addr] == h {
+			delete(apiHosts.byAddr, h.addr)
+		}
+		apiHosts.Unlock()
+		if err := h.ep.Stop(ctx); err != nil {
+			log.Printf("[WARNING] plugin/thirdparty: api: requests still open after %s were cut: %v", apiShutdownTimeout, err)
+		}
+		h.mu.Lock()
+		h.servers = nil
+		h.mu.Unlock()
+		return
+	}
+	answering := i == len(h.servers)-1
+	h.servers = slices.Delete(h.servers, i, i+1)
+	to := h.current()
+	if answering {
+		h.beginHandOver()
+	}
+	h.mu.Unlock()
+	apiHosts.Unlock()
+	if answering {
+		h.handOver(a, to)
+		return
+	}
+	if !a.waitIdle(ctx) {
+		log.Printf("[WARNING] plugin/thirdparty: api: requests still open after %s are cancelled", apiShutdownTimeout)
 	}
 }
 

@@ -3,6 +3,7 @@ package thirdparty
 import (
 	"context"
 	"log"
+	"slices"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -51,6 +52,7 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 		}
 		tp.api = api
 	}
+	tp.abortIfRestartFails()
 	return nil
 }
 
@@ -70,6 +72,53 @@ func (tp *ThirdParty) abort() {
 	}
 	tp.mu.Unlock()
 	tp.stop()
+}
+
+// abortIfRestartFails aborts tp if the restart that started it fails
+// after this (a later plugin or server does not start): caddy drops the
+// new instance without stopping it, and tp would keep the store and the
+// API it took over from the configuration still serving. Restart runs the
+// callbacks of the instance it replaces, on this goroutine, after the new
+// instance's start-up returned; the callback lets go of tp then.
+func (tp *ThirdParty) abortIfRestartFails() {
+	tp.mu.Lock()
+	givers := []*ThirdParty{tp.storeFrom}
+	tp.mu.Unlock()
+	if tp.api != nil {
+		givers = append(givers, tp.api.from)
+	}
+	var done []*caddy.Instance
+	for _, g := range givers {
+		inst := instanceOf(g)
+		if inst == nil || slices.Contains(done, inst) {
+			continue
+		}
+		done = append(done, inst)
+		orphan := tp
+		inst.OnRestartFailed = append(inst.OnRestartFailed, func() error {
+			if orphan != nil && instanceOf(orphan) == nil {
+				orphan.abort()
+			}
+			orphan = nil
+			return nil
+		})
+	}
+}
+
+// instanceOf is the running caddy instance tp belongs to, or nil.
+func instanceOf(tp *ThirdParty) *caddy.Instance {
+	if tp == nil {
+		return nil
+	}
+	for _, inst := range caddy.Instances() {
+		inst.StorageMu.RLock()
+		tps, _ := inst.Storage[storageKey].([]*ThirdParty)
+		inst.StorageMu.RUnlock()
+		if slices.Contains(tps, tp) {
+			return inst
+		}
+	}
+	return nil
 }
 
 // stop ends the background work and releases what the plugin owns. It may
