@@ -3,7 +3,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.gitCommit=$(REVISION)
 FUZZTIME ?= 20s
 
-.PHONY: build run coredns test test-deps lint fuzz bench bench-scale bench-go clean
+.PHONY: build run coredns test test-tpdns test-coredns test-deps lint fuzz bench bench-scale bench-go clean
 
 ## build: the tpdns and tpdnsctl binaries, in bin/
 build:
@@ -18,14 +18,19 @@ coredns:
 run: build
 	./bin/tpdns --conf Corefile.example
 
-## test: vet, then every test (unit, end-to-end, fuzz seeds) with the race detector.
-## Packages run one at a time (-p 1): their servers take free loopback ports, and
-## two packages at once could be handed the same one.
-## The coredns/ module's conformance test then runs one table against tpdns and
-## the CoreDNS build.
+## test: vet, then every test (unit, end-to-end, fuzz seeds): the main module's with
+## the race detector and, alongside them, the coredns/ module's (its conformance test
+## runs one table against tpdns and the CoreDNS build). Packages run in parallel:
+## servers under test take loopback ports from test.FreePort (test/freeport), which
+## reserves each one against every other test process.
 test: test-deps
+	$(MAKE) --no-print-directory --output-sync=target -j2 test-tpdns test-coredns
+
+test-tpdns:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -p 1 ./...
+	$(GO) test -race -count=1 ./...
+
+test-coredns:
 	cd coredns && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 test-deps:

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/test/freeport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -61,16 +62,14 @@ func TestFirstResultDecidesAtOnce(t *testing.T) {
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer up.Close()
-	down, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	down.Close()
+	down := "127.0.0.1:" + freeport.Port(t) // nothing listens
 
 	var ch changes
 	c := NewChecker(4, ch.add)
 	long := tcpCheck(time.Hour, time.Second, 5, 5) // only the first probe runs
 	c.Set([]Endpoint{
 		{Key: "up", Owner: "svc-up", Target: target(t, up.Addr().String(), long)},
-		{Key: "down", Owner: "svc-down", Target: target(t, down.Addr().String(), long)},
+		{Key: "down", Owner: "svc-down", Target: target(t, down, long)},
 	})
 	st, _ := c.Status("down")
 	assert.Equal(t, Unknown, st.State, "before any probe")
@@ -87,7 +86,7 @@ func TestFirstResultDecidesAtOnce(t *testing.T) {
 }
 
 func TestRiseAndFallWithAListenerThatComesAndGoes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.7:0")
+	ln, err := net.Listen("tcp", "127.0.0.7:"+freeport.Port(t)) // bound again below
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	interval, timeout, rise, fall := 100*time.Millisecond, 50*time.Millisecond, 2, 3
@@ -116,11 +115,9 @@ func TestRiseAndFallWithAListenerThatComesAndGoes(t *testing.T) {
 }
 
 func TestSetKeepsStateByKeyAndInheritTakesItOver(t *testing.T) {
-	down, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	down.Close()
+	down := "127.0.0.1:" + freeport.Port(t) // nothing listens
 	chk := tcpCheck(time.Hour, time.Second, 1, 1)
-	ep := Endpoint{Key: "db", Owner: "db", Target: target(t, down.Addr().String(), chk)}
+	ep := Endpoint{Key: "db", Owner: "db", Target: target(t, down, chk)}
 
 	c := NewChecker(4, func(string) {})
 	c.Set([]Endpoint{ep})

@@ -16,10 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/test/freeport"
 )
 
+// check is a check of type typ. Its timeout is long: under the race detector
+// on a loaded machine even a probe that passes or fails at once can take
+// 300ms (a TLS handshake); a test of the timeout sets its own.
 func check(typ string) config.Check {
-	return config.Check{Type: typ, Path: "/", ExpectMin: 200, ExpectMax: 399, Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 1, Fall: 1}
+	return config.Check{Type: typ, Path: "/", ExpectMin: 200, ExpectMax: 399, Interval: time.Second, Timeout: 5 * time.Second, Rise: 1, Fall: 1}
 }
 
 func target(t *testing.T, addr string, c config.Check) Target {
@@ -31,7 +35,7 @@ func target(t *testing.T, addr string, c config.Check) Target {
 }
 
 func TestProbeTCP(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:"+freeport.Port(t)) // closed below: no one else may take it
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	p := newProber()
@@ -99,7 +103,7 @@ func TestProbeHTTP(t *testing.T) {
 	assert.Equal(t, "HTTP status 302, want 200-200", r.Err)
 
 	start := time.Now()
-	r = probe("/hang", nil)
+	r = probe("/hang", func(c *config.Check) { c.Timeout = 300 * time.Millisecond })
 	assert.False(t, r.OK)
 	assert.Equal(t, "timed out after 300ms", r.Err)
 	assert.Less(t, time.Since(start), 2*time.Second, "the timeout bounds the probe")

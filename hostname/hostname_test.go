@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tpdns/tpdns/test/freeport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -29,7 +31,7 @@ type upstream struct {
 
 func startUpstream(t *testing.T) *upstream {
 	u := &upstream{records: map[string][]string{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:"+freeport.Port(t))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", pc.LocalAddr().String())
 	require.NoError(t, err)
@@ -187,7 +189,7 @@ func TestServersInOrder(t *testing.T) {
 	u := startUpstream(t)
 	u.set("x.example.com. A", "x.example.com. 30 IN A 192.0.2.9")
 	u.set("x.example.com. exists")
-	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	dead, err := net.ListenPacket("udp", "127.0.0.1:"+freeport.Port(t))
 	require.NoError(t, err)
 	deadAddr := dead.LocalAddr().String()
 	dead.Close() // connection refused

@@ -69,11 +69,7 @@ func startEtcd(t testing.TB, tlsConfig *tls.Config, extra ...string) *Etcd {
 			t.Fatal("etcd not found in /usr/bin or on PATH: `make test` installs etcd-server")
 		}
 	}
-	client := FreePort(t)
-	peer := FreePort(t)
-	for peer == client {
-		peer = FreePort(t)
-	}
+	client, peer := FreePort(t), FreePort(t)
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"

@@ -6,11 +6,9 @@ package test
 import (
 	"bytes"
 	"log"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tpdns/tpdns/server"
+	"github.com/tpdns/tpdns/test/freeport"
 )
 
 // Instance is a server started in-process.
@@ -104,24 +103,11 @@ func CaptureLog(t testing.TB) *LogBuffer {
 	return b
 }
 
-// FreePort returns a port free for both UDP and TCP on 127.0.0.1.
+// FreePort returns a port free for both UDP and TCP on 127.0.0.1 that no
+// other test process is handed while this one runs: see package freeport.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return strconv.Itoa(port)
-		}
-	}
-	t.Fatal("no free port on 127.0.0.1")
-	return ""
+	return freeport.Port(t)
 }
 
 // Query builds a query for name and type, with EDNS0 when bufsize > 0.

@@ -398,7 +398,7 @@ type flipListener struct {
 }
 
 func newFlipListener(b *testing.B, host string) *flipListener {
-	l := &flipListener{host: host, addr: host + ":0"}
+	l := &flipListener{host: host, addr: host + ":" + FreePort(b)}
 	l.open(b)
 	l.addr = l.ln.Addr().String()
 	return l

@@ -213,10 +213,7 @@ const registryExtra = `
 func registry(t *testing.T) string {
 	example, err := os.ReadFile("../../examples/services.yaml")
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	_, downPort, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
+	downPort := test.FreePort(t) // nothing listens on it
 	extra := strings.ReplaceAll(registryExtra, "DOWNPORT", downPort)
 	return strings.ReplaceAll(string(example), "secrets_allow: [127.0.0.0/8]", "secrets_allow: [127.0.0.2/32]") + extra
 }
@@ -251,10 +248,10 @@ func TestBothBinariesAnswerAlike(t *testing.T) {
 // TestHealthFlipAndReload: an endpoint whose listener closes leaves the
 // answers of both binaries, and states survive a SIGUSR1 reload of either.
 func TestHealthFlipAndReload(t *testing.T) {
-	flip, err := net.Listen("tcp", "127.0.0.1:0")
+	flip, err := net.Listen("tcp", "127.0.0.1:"+test.FreePort(t)) // closed below: no one else may take it
 	require.NoError(t, err)
 	_, flipPort, _ := net.SplitHostPort(flip.Addr().String())
-	kept, err := net.Listen("tcp", "127.0.0.4:0")
+	kept, err := net.Listen("tcp", "127.0.0.4:"+test.FreePort(t)) // bound again below
 	require.NoError(t, err)
 	keptAddr := kept.Addr().String()
 	_, keptPort, _ := net.SplitHostPort(keptAddr)

@@ -67,12 +67,10 @@ func listen(t *testing.T, addr string) net.Listener {
 }
 
 func TestUnhealthyEndpointsLeaveAndReturn(t *testing.T) {
-	a := listen(t, "127.0.0.11:0")
+	port := test.FreePort(t)
+	a := listen(t, "127.0.0.11:"+port)
 	defer a.Close()
-	b := listen(t, "127.0.0.12:0")
-	_, port, _ := net.SplitHostPort(a.Addr().String())
-	b.Close()
-	b = listen(t, "127.0.0.12:"+port)
+	b := listen(t, "127.0.0.12:"+port)
 	registry := fmt.Sprintf(`services:
   - name: db
     ports: [{name: db, port: %s}]
@@ -106,9 +104,7 @@ tpdns_thirdparty_endpoints{service="db",state="unknown"} 0
 }
 
 func TestDownAtStartIsGoneAfterTheFirstProbe(t *testing.T) {
-	down := listen(t, "127.0.0.13:0")
-	_, port, _ := net.SplitHostPort(down.Addr().String())
-	down.Close()
+	port := test.FreePort(t) // 127.0.0.13 does not listen on it
 	up := listen(t, "127.0.0.14:"+port)
 	defer up.Close()
 	registry := fmt.Sprintf(`services:
@@ -124,9 +120,7 @@ func TestDownAtStartIsGoneAfterTheFirstProbe(t *testing.T) {
 }
 
 func TestStateSurvivesReloadAndRegistryEdit(t *testing.T) {
-	down := listen(t, "127.0.0.15:0")
-	_, port, _ := net.SplitHostPort(down.Addr().String())
-	down.Close()
+	port := test.FreePort(t) // 127.0.0.15 does not listen on it
 	registry := func(extra string) string {
 		return fmt.Sprintf(`services:
   - name: db
@@ -157,9 +151,7 @@ func TestStateSurvivesReloadAndRegistryEdit(t *testing.T) {
 }
 
 func TestPanic(t *testing.T) {
-	down := listen(t, "127.0.0.17:0")
-	_, port, _ := net.SplitHostPort(down.Addr().String())
-	down.Close()
+	port := test.FreePort(t) // 127.0.0.17 does not listen on it
 	registry := fmt.Sprintf(`services:
   - name: db
     ports: [{name: db, port: %s}]
