@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log"
+	"github.com/tpdns/tpdns/test/logcapture"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,37 +33,6 @@ func (panicPasser) PassPackets(string, string) plugin.PacketObserver {
 	return func(uint16, int, time.Duration) { panic("observer") }
 }
 
-// logBuffer is the standard logger's output, without timestamps, until the
-// test ends. (test.CaptureLog would do, but package test imports server.)
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func captureLog(t *testing.T) *logBuffer {
-	b := &logBuffer{}
-	out, flags := log.Writer(), log.Flags()
-	log.SetOutput(b)
-	log.SetFlags(0)
-	t.Cleanup(func() {
-		log.SetOutput(out)
-		log.SetFlags(flags)
-	})
-	return b
-}
-
 const packetPanicLog = `[ERROR] Recovered from panic in the packet path of server "127.0.0.1:53": `
 
 // TestPacketPathRecoversFromPanics checks that a panic in the packet path
@@ -73,7 +40,7 @@ const packetPanicLog = `[ERROR] Recovered from panic in the packet path of serve
 // it), the panic counted, and each place of a panic logged once, with its
 // stack, however many queries hit it and whatever their panics' values.
 func TestPacketPathRecoversFromPanics(t *testing.T) {
-	logs := captureLog(t)
+	logs := logcapture.Capture(t)
 	s := packetServer(&passer{}, panicAnswerer{})
 	before := testutil.ToFloat64(panics)
 
@@ -110,7 +77,7 @@ func TestPacketPathRecoversFromPanics(t *testing.T) {
 // TestChainPanicsAreCounted checks that the chain's recover counts too, and
 // still answers SERVFAIL.
 func TestChainPanicsAreCounted(t *testing.T) {
-	logs := captureLog(t)
+	logs := logcapture.Capture(t)
 	s := newServer("127.0.0.1:53", true)
 	s.zones["example."] = &zoneConfig{
 		chain: plugin.HandlerFunc(func(context.Context, dns.ResponseWriter, *dns.Msg) (int, error) { panic("chain") }),

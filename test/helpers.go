@@ -4,12 +4,12 @@
 package test
 
 import (
-	"bytes"
-	"log"
+	"github.com/tpdns/tpdns/test/logcapture"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,38 +70,11 @@ func (i *Instance) UDPAddr(n int) string { return i.Servers()[n].LocalAddr().Str
 func (i *Instance) TCPAddr(n int) string { return i.Servers()[n].Addr().String() }
 
 // LogBuffer collects what the standard logger prints.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what was logged so far.
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type LogBuffer = logcapture.Buffer
 
 // CaptureLog sends the standard logger's output, without timestamps, to a
 // buffer until the test ends. Tests that use it must not run in parallel.
-func CaptureLog(t testing.TB) *LogBuffer {
-	b := &LogBuffer{}
-	out, flags := log.Writer(), log.Flags()
-	log.SetOutput(b)
-	log.SetFlags(0)
-	t.Cleanup(func() {
-		log.SetOutput(out)
-		log.SetFlags(flags)
-	})
-	return b
-}
+func CaptureLog(t testing.TB) *LogBuffer { return logcapture.Capture(t) }
 
 // FreePort returns a port free for both UDP and TCP on 127.0.0.1 that no
 // other test process is handed while this one runs: see package freeport.
@@ -138,4 +111,22 @@ func BuildBinary(dir, name string) (string, error) {
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/tpdns/tpdns/cmd/"+name)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return bin, cmd.Run()
+}
+
+// Scrape returns what a prometheus plugin serves on addr's /metrics.
+func Scrape(t testing.TB, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET http://%s/metrics: %s", addr, resp.Status)
+	}
+	return string(body)
 }

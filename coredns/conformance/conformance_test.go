@@ -424,7 +424,7 @@ func TestCacheNeverSharesClientAnswers(t *testing.T) {
 				}
 			}
 
-			body := scrape(t, metrics)
+			body := test.Scrape(t, metrics)
 			assert.Contains(t, body, name+"_dns_requests_total{")
 			if name == "tpdns" {
 				// tpdns's cache is in front of thirdparty (SPEC chain
@@ -436,18 +436,6 @@ func TestCacheNeverSharesClientAnswers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// scrape returns what the prometheus plugin serves on addr.
-func scrape(t *testing.T, addr string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(body)
 }
 
 // TestIPv6CIDRKey: a reverse zone written as CoreDNS writes it, the IPv6

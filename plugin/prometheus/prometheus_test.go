@@ -2,8 +2,6 @@ package prometheus_test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,17 +23,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func scrape(t *testing.T, addr string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
-}
-
 // scrapeFor scrapes addr until every line of want is in the body, and
 // returns it: a query is counted just after its reply is sent, so a scrape
 // right after the reply may not count it yet.
@@ -43,7 +30,7 @@ func scrapeFor(t *testing.T, addr string, want ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		body, all := scrape(t, addr), true
+		body, all := test.Scrape(t, addr), true
 		for _, w := range want {
 			all = all && strings.Contains(body, w+"\n")
 		}
