@@ -50,7 +50,7 @@ func BenchmarkChecker10k(b *testing.B) {
 		}
 	}
 
-	c := NewChecker(DefaultConcurrency, func(string) {})
+	c := NewChecker(DefaultConcurrency, func([]Report) {})
 	c.Set(eps)
 	c.Start()
 	defer c.Stop()

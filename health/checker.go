@@ -28,12 +28,28 @@ type Endpoint struct {
 	Target Target
 }
 
+// Report is what the checker publishes of one endpoint: its status after
+// a probe, or that it is no longer checked.
+type Report struct {
+	Endpoint
+	// Status is the endpoint's status now; From is the state before.
+	Status Status
+	From   State
+	// Removed: the endpoint is no longer in the set, Status means nothing.
+	Removed bool
+}
+
+// Changed reports whether the endpoint's state changed.
+func (r Report) Changed() bool { return !r.Removed && r.Status.State != r.From }
+
 // Checker probes a set of endpoints, each on its own interval, with a
-// bounded number of probes in flight, and tells its user when the state of
-// an endpoint changes.
+// bounded number of probes in flight, and publishes what it learns: the
+// status after every probe and the removal of every endpoint, in the order
+// they happened. Its user keeps its own copy of the states from these
+// reports and never asks the checker back.
 type Checker struct {
 	concurrency int
-	changed     func(owner string)
+	publish     func([]Report)
 	prober      *prober
 	// Observe, when set before Start, is told of every probe's result.
 	Observe func(owner string, r Result)
@@ -44,10 +60,12 @@ type Checker struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	queue   queue
+	pending []Report // not yet published, in order
 
 	wake    chan struct{}
+	reports chan struct{} // pending has reports
 	quit    chan struct{}
-	done    chan struct{}
+	loops   sync.WaitGroup // run and publishReports
 	ctx     context.Context
 	cancel  context.CancelFunc
 	probes  sync.WaitGroup
@@ -67,21 +85,21 @@ type entry struct {
 }
 
 // NewChecker returns a checker that runs at most concurrency probes at once
-// and calls changed, from its own goroutines, after an endpoint's state
-// changes.
-func NewChecker(concurrency int, changed func(owner string)) *Checker {
+// and, once started, calls publish from one goroutine of its own with the
+// reports made since the last call, oldest first.
+func NewChecker(concurrency int, publish func([]Report)) *Checker {
 	if concurrency < 1 {
 		concurrency = DefaultConcurrency
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Checker{
 		concurrency: concurrency,
-		changed:     changed,
+		publish:     publish,
 		prober:      newProber(),
 		entries:     map[string]*entry{},
 		wake:        make(chan struct{}, 1),
+		reports:     make(chan struct{}, 1),
 		quit:        make(chan struct{}),
-		done:        make(chan struct{}),
 		ctx:         ctx,
 		cancel:      cancel,
 	}
@@ -111,6 +129,7 @@ func (c *Checker) Set(eps []Endpoint) {
 			if e.pos >= 0 {
 				heap.Remove(&c.queue, e.pos)
 			}
+			c.report(Report{Endpoint: e.Endpoint, From: e.status.State, Removed: true})
 		}
 	}
 	c.entries = next
@@ -120,10 +139,11 @@ func (c *Checker) Set(eps []Endpoint) {
 // Inherit takes over the state of every endpoint that from also checks and
 // that c has not probed yet: a reloaded configuration goes on where the
 // previous one was. Such an endpoint is next probed at a random point of
-// its interval, not at once.
-func (c *Checker) Inherit(from *Checker) {
+// its interval, not at once. The states taken over are returned, not
+// published: the caller applies them before it answers.
+func (c *Checker) Inherit(from *Checker) []Report {
 	if from == c {
-		return
+		return nil
 	}
 	from.mu.Lock()
 	states := make(map[string]Status, len(from.entries))
@@ -137,11 +157,13 @@ func (c *Checker) Inherit(from *Checker) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
+	var taken []Report
 	for key, st := range states {
 		e, ok := c.entries[key]
 		if !ok || !e.status.LastCheck.IsZero() {
 			continue
 		}
+		taken = append(taken, Report{Endpoint: e.Endpoint, Status: st, From: e.status.State})
 		e.status = st
 		if e.pos >= 0 && e.Target.Check.Interval > 0 {
 			e.due = now.Add(time.Duration(rand.Int64N(int64(e.Target.Check.Interval))))
@@ -149,9 +171,11 @@ func (c *Checker) Inherit(from *Checker) {
 		}
 	}
 	c.signal()
+	return taken
 }
 
-// Status returns what is known of the endpoint with key.
+// Status returns what is known of the endpoint with key. It is for tests
+// and tools: the checker's user keeps the states it was published.
 func (c *Checker) Status(key string) (Status, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -186,7 +210,9 @@ func (c *Checker) Start() {
 	c.started = true
 	c.prober.resolve = c.Resolve
 	c.mu.Unlock()
+	c.loops.Add(2)
 	go c.run()
+	go c.publishReports()
 }
 
 // Stop cancels the probes in flight and waits for them and the schedule to
@@ -200,8 +226,38 @@ func (c *Checker) Stop() {
 		return
 	}
 	close(c.quit)
-	<-c.done
+	c.loops.Wait()
 	c.probes.Wait()
+}
+
+// report queues r for publication. The caller holds c.mu, so that reports
+// are published in the order the states changed.
+func (c *Checker) report(r Report) {
+	c.pending = append(c.pending, r)
+	select {
+	case c.reports <- struct{}{}:
+	default:
+	}
+}
+
+// publishReports hands the pending reports to the user, one batch at a
+// time, until the checker stops.
+func (c *Checker) publishReports() {
+	defer c.loops.Done()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-c.reports:
+		}
+		c.mu.Lock()
+		batch := c.pending
+		c.pending = nil
+		c.mu.Unlock()
+		if len(batch) > 0 {
+			c.publish(batch)
+		}
+	}
 }
 
 func (c *Checker) signal() {
@@ -214,7 +270,7 @@ func (c *Checker) signal() {
 // run dispatches every due probe, then sleeps until the next is due or the
 // set changes.
 func (c *Checker) run() {
-	defer close(c.done)
+	defer c.loops.Done()
 	slots := make(chan struct{}, c.concurrency)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -277,15 +333,13 @@ func (c *Checker) probe(e *entry, planned time.Time, slots chan struct{}) {
 		return
 	}
 	check := e.Target.Check
-	changed := e.status.record(r, time.Now(), check.Rise, check.Fall)
+	from := e.status.State
+	e.status.record(r, time.Now(), check.Rise, check.Fall)
+	c.report(Report{Endpoint: e.Endpoint, Status: e.status, From: from})
 	e.due = nextDue(planned, check.Interval, time.Now())
 	heap.Push(&c.queue, e)
-	owner := e.Owner
 	c.mu.Unlock()
 	c.signal()
-	if changed {
-		c.changed(owner)
-	}
 }
 
 // nextDue is an interval after the planned time, moved by up to ±jitter of

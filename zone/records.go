@@ -33,6 +33,16 @@ type service struct {
 	instanceTXT, instanceTXTAll []dns.RR
 }
 
+// copyFor is s for def, an equal definition of another registry state,
+// with the same records: the new view holds no pointer into the state it
+// replaces, so that the state can be collected.
+func (s *service) copyFor(def *config.Service) *service {
+	c := &service{def: def, owner: s.owner, ttl: s.ttl, allow: def.Allow, secret: def.SecretsAllow,
+		txt: s.txt, txtAll: s.txtAll, instanceTXT: s.instanceTXT, instanceTXTAll: s.instanceTXTAll}
+	c.recs.Store(s.recs.Load())
+	return c
+}
+
 // prepareTXT prepares the TXT records of s in zone: the connection
 // information with the keys made for its ports, references expanded.
 func (s *service) prepareTXT(zone string) {

@@ -8,6 +8,7 @@ package zone
 import (
 	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 
 	"github.com/miekg/dns"
@@ -97,8 +98,17 @@ type ptr struct {
 // Build makes the view of zone (fully qualified, lower-case) for services,
 // every enabled endpoint answered as healthy.
 func Build(zone string, services []config.Service, opts Options) *View {
+	return Rebuild(nil, zone, services, opts)
+}
+
+// Rebuild makes the view of zone for services as Build does, taking from
+// prev, a view of the same zone built with the same options but for the
+// serial, the records of every service whose definition is unchanged:
+// after an edit of one service in a large registry, one service's records
+// are built, not all. prev may be nil.
+func Rebuild(prev *View, zone string, services []config.Service, opts Options) *View {
 	v := newView(zone, zone, opts)
-	v.addServices(services)
+	v.addServices(prev, services)
 	for i := range services {
 		def := &services[i]
 		s := v.services[def.Name]
@@ -175,12 +185,19 @@ func newView(zone, nsZone string, opts Options) *View {
 	return v
 }
 
-// addServices adds the services defs with their records.
-func (v *View) addServices(defs []config.Service) {
-	all := make([]*service, len(defs))
+// addServices adds the services defs with their records, taken from prev
+// for those it has unchanged.
+func (v *View) addServices(prev *View, defs []config.Service) {
+	var all []*service // those to build
 	for i := range defs {
-		all[i] = v.newService(&defs[i])
-		v.services[defs[i].Name] = all[i]
+		def := &defs[i]
+		if old := prev.unchanged(def); old != nil {
+			v.services[def.Name] = old.copyFor(def)
+			continue
+		}
+		s := v.newService(def)
+		v.services[def.Name] = s
+		all = append(all, s)
 	}
 	// The connection information depends on the zone (the made <P>_HOST
 	// keys) but not on health: prepared once, with the first records.
@@ -191,6 +208,18 @@ func (v *View) addServices(defs []config.Service) {
 			s.recs.Store(s.build(v.zone, v.opts, p))
 		}
 	})
+}
+
+// unchanged returns the service of v defined exactly as def, or nil; v may
+// be nil.
+func (v *View) unchanged(def *config.Service) *service {
+	if v == nil {
+		return nil
+	}
+	if s := v.services[def.Name]; s != nil && reflect.DeepEqual(s.def, def) {
+		return s
+	}
+	return nil
 }
 
 func (v *View) newService(def *config.Service) *service {

@@ -419,3 +419,39 @@ func TestDNSSD(t *testing.T) {
 	rv := BuildReverse("10.in-addr.arpa.", "tp.internal.", registry(), Options{TTL: 10})
 	assert.Equal(t, NXDomain, lookup(rv, "_services._dns-sd._udp.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9").result)
 }
+
+func TestRebuildTakesUnchangedServices(t *testing.T) {
+	opts := Options{TTL: 10, Serial: 42}
+	first := Build("tp.internal.", registry(), opts)
+
+	// web gets another endpoint, private goes, the rest is unchanged.
+	next := registry()
+	next[1].Endpoints = append(next[1].Endpoints, ip("192.0.2.21"))
+	next = slices.DeleteFunc(next, func(s config.Service) bool { return s.Name == "private" })
+	opts.Serial = 43
+	v := Rebuild(first, "tp.internal.", next, opts)
+
+	oracle := v.services["oracle.finance"]
+	assert.Same(t, first.services["oracle.finance"].recs.Load(), oracle.recs.Load(), "unchanged: its records are taken over")
+	assert.Same(t, &next[0], oracle.def, "and point at the new state only")
+	assert.NotSame(t, first.services["web"].recs.Load(), v.services["web"].recs.Load(), "changed: built again")
+
+	// The view answers as one built from scratch.
+	fresh := Build("tp.internal.", next, opts)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"oracle.finance.tp.internal.", dns.TypeSRV},
+		{"oracle.finance.tp.internal.", dns.TypeTXT},
+		{"web.tp.internal.", dns.TypeA},
+		{"web.tp.internal.", dns.TypeAAAA},
+		{"192-0-2-21.web.tp.internal.", dns.TypeA},
+		{"private.tp.internal.", dns.TypeA},
+		{"tp.internal.", dns.TypeSOA},
+	} {
+		assert.Equal(t, lookup(fresh, q.name, q.qtype, "10.244.1.1"), lookup(v, q.name, q.qtype, "10.244.1.1"), "%s %s", q.name, dns.TypeToString[q.qtype])
+	}
+	assert.Equal(t, NXDomain, lookup(v, "private.tp.internal.", dns.TypeA, "10.244.1.1").result)
+	assert.Contains(t, lookup(v, "tp.internal.", dns.TypeSOA, "10.9.9.9").answer[0], " 43 ")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -12,6 +13,7 @@ import (
 	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/plugin"
+	"github.com/tpdns/tpdns/registry"
 	"github.com/tpdns/tpdns/test/dnstest"
 )
 
@@ -38,8 +40,8 @@ func benchRegistry() []config.Service {
 // benchHandler serves benchRegistry.
 func benchHandler() *Handler {
 	tp := &ThirdParty{opts: options{zones: []string{"tp.internal."}, ttl: 10}, zones: []string{"tp.internal."}}
-	tp.checker = health.NewChecker(1, func(string) {}) // never started: the registry has no checks
-	tp.hosts = hostname.New(nil, nil, func(string) {}) // never started: no host names
+	tp.checker = health.NewChecker(1, func([]health.Report) {}) // never started: the registry has no checks
+	tp.hosts = hostname.New(nil, nil, func(string) {})          // never started: no host names
 	tp.views.Store(tp.build(benchRegistry(), 1))
 	return &Handler{tp: tp}
 }
@@ -97,5 +99,19 @@ func BenchmarkAnswerPacket(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkServeOneChange is the cost of serving a registry state that
+// differs from the one served by one service, in a registry of 10,000.
+func BenchmarkServeOneChange(b *testing.B) {
+	h := benchHandler()
+	services := benchRegistry()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		changed := slices.Clone(services)
+		s := &changed[i%len(changed)]
+		s.Connection = map[string]string{"DB_NAME": fmt.Sprint("app", i)}
+		h.tp.serve(&registry.State{Services: changed})
 	}
 }

@@ -2,7 +2,9 @@ package thirdparty
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/coredns/caddy"
 
@@ -16,7 +18,15 @@ const storageKey = "tpdns/thirdparty"
 // endpointKey identifies an endpoint's health: the same service, address,
 // port and check keep their state across registry edits and reloads.
 func endpointKey(s *config.Service, ep config.Endpoint, port uint16) string {
-	return fmt.Sprintf("%s|%s|%d|%+v", s.Name, ep.Address, port, s.Check)
+	return endpointKeyOf(s.Name, checkID(s.Check), ep, port)
+}
+
+// checkID identifies a check among the keys: every field, so that an edit
+// of the check starts its endpoints afresh.
+func checkID(c config.Check) string { return fmt.Sprintf("%+v", c) }
+
+func endpointKeyOf(service, check string, ep config.Endpoint, port uint16) string {
+	return service + "|" + ep.Address + "|" + strconv.Itoa(int(port)) + "|" + check
 }
 
 // healthEndpoints lists what the checker probes: every enabled endpoint of
@@ -31,12 +41,13 @@ func healthEndpoints(services []config.Service) (keys map[string][]string, eps [
 		if s.Check.Type == config.CheckNone {
 			continue
 		}
+		check := checkID(s.Check)
 		for j, ep := range s.Endpoints {
 			if ep.Disabled {
 				continue
 			}
 			port := probePort(s, ep)
-			k[j] = endpointKey(s, ep, port)
+			k[j] = endpointKeyOf(s.Name, check, ep, port)
 			eps = append(eps, health.Endpoint{Key: k[j], Owner: s.Name, Target: health.Target{Host: ep.Address, Port: port, Check: s.Check}})
 		}
 	}
@@ -82,17 +93,60 @@ func (tp *ThirdParty) endpointStatus(s *config.Service, ep config.Endpoint, key 
 	if key == "" {
 		key = endpointKey(s, ep, probePort(s, ep))
 	}
-	st, _ := tp.checker.Status(key)
-	return st
+	return tp.states.get(key)
 }
 
-// healthChanged rebuilds the records of service in every view, after the
-// state of one of its endpoints changed.
-func (tp *ThirdParty) healthChanged(service string) {
+// healthCopy is the plugin's copy of the endpoint states, kept from
+// what the checker publishes: health flows one way, from the checker into
+// this copy and from it into the answers, the metrics and the API, and
+// nothing asks the checker back.
+type healthCopy struct {
+	mu sync.RWMutex
+	m  map[string]health.Status // by endpoint key; absent: not probed yet
+}
+
+// get returns the status of the endpoint with key: Unknown until its first
+// probe is published.
+func (e *healthCopy) get(key string) health.Status {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.m[key]
+}
+
+// apply takes in the reports of the checker, and returns the services of
+// which an endpoint went in or out of the answers.
+func (e *healthCopy) apply(batch []health.Report) (changed []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = make(map[string]health.Status, len(batch))
+	}
+	for _, r := range batch {
+		if r.Removed {
+			delete(e.m, r.Key)
+			continue
+		}
+		e.m[r.Key] = r.Status
+		if r.From.Serving() != r.Status.State.Serving() && !slices.Contains(changed, r.Owner) {
+			changed = append(changed, r.Owner)
+		}
+	}
+	return changed
+}
+
+// healthReported keeps the reports of the checker, and rebuilds in every
+// view the records of the services whose answers they change.
+func (tp *ThirdParty) healthReported(batch []health.Report) {
+	changed := tp.states.apply(batch)
+	if len(changed) == 0 {
+		return
+	}
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	for _, v := range *tp.views.Load() {
-		v.Update(service)
+		for _, service := range changed {
+			v.Update(service)
+		}
 	}
 }
 
@@ -126,7 +180,7 @@ func (tp *ThirdParty) inherit(from []*ThirdParty) {
 		return
 	}
 	for _, old := range from {
-		tp.checker.Inherit(old.checker)
+		tp.states.apply(tp.checker.Inherit(old.checker))
 		tp.hosts.Inherit(old.hosts)
 	}
 	tp.mu.Lock()

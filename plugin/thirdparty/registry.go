@@ -29,7 +29,7 @@ type watcher struct {
 
 func newThirdParty(o options) (*ThirdParty, error) {
 	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{}}
-	tp.checker = health.NewChecker(o.probes, tp.healthChanged)
+	tp.checker = health.NewChecker(o.probes, tp.healthReported)
 	tp.checker.Observe = observeProbe
 	tp.checker.Resolve = tp.resolveHost
 	servers, err := o.resolvers, error(nil)
@@ -79,7 +79,9 @@ func (tp *ThirdParty) serve(state *registry.State) {
 }
 
 // build makes the views of every zone for services, and has the checker
-// probe their endpoints: those it already probed keep their state.
+// probe their endpoints: those it already probed keep their state. The
+// records of services unchanged since the views served are taken from
+// them, not built again. The caller holds tp.mu.
 func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 	keys, eps := healthEndpoints(services)
 	tp.checker.Set(eps)
@@ -89,9 +91,14 @@ func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 		return tp.endpointStatus(s, s.Endpoints[i], keys[s.Name][i]).State.Serving()
 	}
 	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial, Up: up, Panic: tp.opts.panic, Hosts: tp.hosts}
+	prev := tp.views.Load()
 	vs := views{}
 	for _, z := range tp.opts.zones {
-		vs[z] = zone.Build(z, services, opts)
+		var last *zone.View
+		if prev != nil {
+			last = (*prev)[z]
+		}
+		vs[z] = zone.Rebuild(last, z, services, opts)
 	}
 	for _, z := range tp.opts.reverse {
 		vs[z] = zone.BuildReverse(z, tp.opts.zones[0], services, opts)

@@ -29,6 +29,7 @@ type ThirdParty struct {
 	views   atomic.Pointer[views]
 	watch   *watcher
 	checker *health.Checker
+	states  healthCopy         // what checker published
 	hosts   *hostname.Resolver // host-name endpoints outside the zones
 	api     *apiServer
 
