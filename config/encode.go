@@ -16,6 +16,7 @@ type Document struct {
 	Connection   map[string]string `json:"connection,omitempty"`
 	Secrets      map[string]string `json:"secrets,omitempty"`
 	SecretsAllow []string          `json:"secrets_allow,omitempty"`
+	SecretsKeys  []string          `json:"secrets_keys,omitempty"`
 	Allow        []string          `json:"allow,omitempty"`
 	TTL          *uint32           `json:"ttl,omitempty"`
 	Check        *CheckDocument    `json:"check,omitempty"`
@@ -55,7 +56,7 @@ type CheckDocument struct {
 
 // NewDocument renders s for JSON.
 func NewDocument(s Service) Document {
-	d := Document{Name: s.Name, Connection: s.Connection, Secrets: s.Secrets, TTL: s.TTL}
+	d := Document{Name: s.Name, Connection: s.Connection, Secrets: s.Secrets, SecretsKeys: s.SecretsKeys, TTL: s.TTL}
 	for _, p := range s.Ports {
 		d.Ports = append(d.Ports, PortDocument{Name: p.Name, Port: p.Number, Protocol: p.Protocol})
 	}

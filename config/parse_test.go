@@ -454,6 +454,23 @@ services: []
 			},
 		},
 		{
+			name: "secrets_keys",
+			in: `services:
+  - name: a
+    secrets_keys: [app-finance, "bad key", "", a..b, App-Finance., 5]
+  - name: b
+    secrets_keys: app-finance
+`,
+			want: []string{
+				"services.yaml:3: services[0].secrets_keys[1]: \"bad key\" is not a TSIG key name (a domain name such as app-finance)",
+				"services.yaml:3: services[0].secrets_keys[2]: \"\" is not a TSIG key name (a domain name such as app-finance)",
+				"services.yaml:3: services[0].secrets_keys[3]: \"a..b\" is not a TSIG key name (a domain name such as app-finance)",
+				"services.yaml:3: services[0].secrets_keys[4]: \"App-Finance.\" is listed twice",
+				"services.yaml:3: services[0].secrets_keys[5]: want a TSIG key name, got 5",
+				"services.yaml:5: services[1].secrets_keys: want a list, got \"app-finance\"",
+			},
+		},
+		{
 			name: "ttl",
 			in: `services:
   - name: a
@@ -695,6 +712,7 @@ func TestParseYAMLComplete(t *testing.T) {
     secrets:
       DB_PASSWORD: s3cret
     secrets_allow: [10.244.0.0/16]
+    secrets_keys: [App-Finance, ci.example.org.]
     allow: [10.244.1.2/16, 127.0.0.1, "2001:db8::/32"]
     ttl: 30
     check:
@@ -732,6 +750,7 @@ func TestParseYAMLComplete(t *testing.T) {
 		Connection:   map[string]string{"DB_NAME": "orcl", "DB_PORT": "1521", "DB_EMPTY": ""},
 		Secrets:      map[string]string{"DB_PASSWORD": "s3cret"},
 		SecretsAllow: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
+		SecretsKeys:  []string{"app-finance.", "ci.example.org."},
 		Allow: []netip.Prefix{
 			netip.MustParsePrefix("10.244.0.0/16"),
 			netip.MustParsePrefix("127.0.0.1/32"),

@@ -48,6 +48,10 @@ type Service struct {
 	// SecretsAllow only.
 	Secrets      map[string]string
 	SecretsAllow []netip.Prefix
+	// SecretsKeys are the TSIG keys (fully qualified, lower-case names)
+	// whose validly signed queries get the secrets too, wherever they come
+	// from.
+	SecretsKeys []string
 	// Allow lists who may resolve the service at all; empty: everyone.
 	Allow []netip.Prefix
 	// TTL overrides the plugin's ttl when set.

@@ -7,7 +7,7 @@ import (
 )
 
 // serviceFields are the keys of a service, in the order of the README.
-var serviceFields = []string{"name", "ports", "endpoints", "connection", "secrets", "secrets_allow", "allow", "ttl", "check"}
+var serviceFields = []string{"name", "ports", "endpoints", "connection", "secrets", "secrets_allow", "secrets_keys", "allow", "ttl", "check"}
 
 // serviceDecl is a service being decoded: the Service so far, and where
 // its parts are in the document, for the checks that relate the parts to
@@ -45,6 +45,7 @@ func (d *decoder) service(n *yaml.Node, path string) *serviceDecl {
 	d.checkTXTKeys(sd)
 	d.checkRefs(sd)
 	sd.svc.SecretsAllow = d.prefixes(f["secrets_allow"], join(path, "secrets_allow"))
+	sd.svc.SecretsKeys = d.keyNames(f["secrets_keys"], join(path, "secrets_keys"))
 	sd.svc.Allow = d.prefixes(f["allow"], join(path, "allow"))
 	d.ttl(sd, f["ttl"])
 	d.check(sd, f["check"])

@@ -105,7 +105,7 @@ func (v *View) instance(n *node, q Query, m *dns.Msg) {
 		v.addSRV(m, recs.instances[n.index], recs.hosts, q)
 	case dns.TypeTXT:
 		txt := s.instanceTXT[n.index]
-		if len(s.secret) > 0 && allowed(s.secret, q.Client) {
+		if q.secrets(s) {
 			txt = s.instanceTXTAll[n.index]
 		}
 		if txt != nil {

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/miekg/dns"
 )
@@ -18,6 +19,10 @@ type Query struct {
 	Client netip.Addr
 	// Local is the address the query came to, answered for ns.dns.<zone>.
 	Local netip.Addr
+	// Key is the TSIG key (lower-case, fully qualified) the query was
+	// signed with and verified by, matched against secrets_keys; "" when
+	// unsigned.
+	Key string
 	// trusted skips the allow lists: tpdns's own lookups (probes).
 	trusted bool
 }
@@ -113,7 +118,7 @@ func (v *View) service(s *service, q Query, m *dns.Msg) {
 		v.addSRV(m, r.srv, r.hosts, q)
 	case dns.TypeTXT:
 		txt := r.txt
-		if allowed(s.secret, q.Client) && len(s.secret) > 0 {
+		if q.secrets(s) {
 			txt = r.txtAll
 		}
 		m.Answer = append(m.Answer, txt...)
@@ -121,6 +126,13 @@ func (v *View) service(s *service, q Query, m *dns.Msg) {
 }
 
 func (q Query) allowed(s *service) bool { return q.trusted || allowed(s.allow, q.Client) }
+
+// secrets reports whether q gets the secrets of s: it comes from
+// secrets_allow, or is signed with a key of secrets_keys.
+func (q Query) secrets(s *service) bool {
+	return len(s.secret) > 0 && allowed(s.secret, q.Client) ||
+		q.Key != "" && slices.Contains(s.def.SecretsKeys, q.Key)
+}
 
 // alias answers a host-name service s: a CNAME to one of its host names,
 // rotating over those that have records of the type asked (all when none

@@ -455,3 +455,29 @@ func TestRebuildTakesUnchangedServices(t *testing.T) {
 	assert.Equal(t, NXDomain, lookup(v, "private.tp.internal.", dns.TypeA, "10.244.1.1").result)
 	assert.Contains(t, lookup(v, "tp.internal.", dns.TypeSOA, "10.9.9.9").answer[0], " 43 ")
 }
+
+func TestSecretsByKey(t *testing.T) {
+	services := registry()
+	services[0].SecretsKeys = []string{"app-finance."}
+	v := Build("tp.internal.", services, Options{TTL: 10, Serial: 42})
+	txt := func(client, key string) []string {
+		m := new(dns.Msg)
+		v.Lookup(Query{Name: "oracle.finance.tp.internal.", Type: dns.TypeTXT, Client: netip.MustParseAddr(client), Key: key}, m)
+		var out []string
+		for _, rr := range m.Answer {
+			out = append(out, rr.(*dns.TXT).Txt[0])
+		}
+		return out
+	}
+	public := txt("10.9.9.9", "")
+	assert.NotContains(t, public, "DB_PASSWORD=s3cret")
+	assert.Contains(t, txt("10.9.9.9", "app-finance."), "DB_PASSWORD=s3cret", "a key of secrets_keys, from anywhere")
+	assert.Equal(t, public, txt("10.9.9.9", "other-key."), "another key")
+	assert.Contains(t, txt("10.244.0.1", ""), "DB_PASSWORD=s3cret", "secrets_allow still")
+
+	// The DNS-SD instance's TXT follows the same rule.
+	m := new(dns.Msg)
+	v.Lookup(Query{Name: `oracle\.finance._db._tcp.tp.internal.`, Type: dns.TypeTXT, Client: netip.MustParseAddr("10.9.9.9"), Key: "app-finance."}, m)
+	require.Len(t, m.Answer, 1)
+	assert.Contains(t, m.Answer[0].(*dns.TXT).Txt, "DB_PASSWORD=s3cret")
+}
