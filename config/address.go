@@ -59,13 +59,39 @@ func parseAddress(s string) (address, string) {
 }
 
 // ipAddress completes a with ip. Zones ("fe80::1%eth0") are refused: the
-// address goes into AAAA records, which have no place for one.
+// address goes into AAAA records, which have no place for one. So are the
+// addresses no client can connect to (see unreachable).
 func ipAddress(s string, ip netip.Addr, a address) (address, string) {
 	if ip.Zone() != "" {
 		return a, fmt.Sprintf("%s has the zone %q; zones are not allowed", quote(s), ip.Zone())
 	}
+	if what := unreachable(ip); what != "" {
+		return a, fmt.Sprintf("%s is %s, which no client can connect to", quote(s), what)
+	}
 	a.addr, a.ip = ip.String(), ip
 	return a, ""
+}
+
+// broadcast is the limited broadcast address, 255.255.255.255.
+var broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// unreachable says what ip is when it cannot be a service's endpoint,
+// IPv4-mapped or not: the unspecified address (0.0.0.0, ::), another
+// address of 0.0.0.0/8 (RFC 1122's "this network", a source only), the
+// broadcast address or a multicast address; "" for any other.
+func unreachable(ip netip.Addr) string {
+	ip = ip.Unmap()
+	switch {
+	case ip.IsUnspecified():
+		return "the unspecified address"
+	case ip.Is4() && ip.As4()[0] == 0:
+		return `in 0.0.0.0/8, "this network"`
+	case ip == broadcast:
+		return "the broadcast address"
+	case ip.IsMulticast():
+		return "a multicast address"
+	}
+	return ""
 }
 
 // portNumber parses the port of a short form endpoint.

@@ -83,6 +83,35 @@ func NewDocument(s Service) Document {
 	return d
 }
 
+// Masked is what the API shows in place of a value it never shows.
+const Masked = "***"
+
+// Redacted returns d as the API shows it to anyone: the values of its
+// secrets and of its check's headers (which carry credentials, such as an
+// Authorization header) replaced by Masked, their keys kept. d itself, and
+// the maps it shares with its Service, are left as they are.
+func (d Document) Redacted() Document {
+	d.Secrets = masked(d.Secrets)
+	if d.Check != nil && len(d.Check.Headers) > 0 {
+		c := *d.Check
+		c.Headers = masked(c.Headers)
+		d.Check = &c
+	}
+	return d
+}
+
+// masked returns a copy of m with every value Masked; nil for an empty m.
+func masked(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k := range m {
+		out[k] = Masked
+	}
+	return out
+}
+
 // EncodeJSON renders s as the JSON object of the registration API.
 func EncodeJSON(s Service) ([]byte, error) { return json.Marshal(NewDocument(s)) }
 

@@ -69,6 +69,20 @@ var fuzzSeedsJSON = []string{
 	`[]`,
 	`null`,
 	"{\"name\": \"a\", \"connection\": {\"K\": \"\x7f\xff\\ud83d\"}}",
+	`{"name": "a", "endpoints": [{"address": "10.0.0.1", "address": "0.0.0.0"}], "ttl": 86401}`,
+	`{"name": "a", "x": [[{"k": 1, "k": 2}]], "connection": {"A": "1", "A": "2"}}`,
+}
+
+// fuzzSeedsEndpoint are valid and broken endpoint PUT bodies.
+var fuzzSeedsEndpoint = []string{
+	``,
+	`null`,
+	`{"port": 5433, "name": "standby", "priority": 10, "weight": 0, "disabled": true, "ttl": 30}`,
+	`{"ttl": 9223372037}`,
+	`{"ttl": 30, "ttl": 1}`,
+	`{"ttl": "30s", "TTL": 1, "weigth": -1}`,
+	`[{"ttl": 1}]`,
+	`{"ttl": 1`,
 }
 
 // checkResult holds ParseYAML and DecodeJSON to their contract: services
@@ -119,6 +133,25 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if s.Name != "" {
 			t.Fatalf("service %v with error %v", s, err)
+		}
+		checkResult(t, nil, err)
+	})
+}
+
+func FuzzDecodeEndpointJSON(f *testing.F) {
+	for _, s := range fuzzSeedsEndpoint {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := DecodeEndpointJSON(data)
+		if err == nil {
+			if p.TTL != 0 && (p.TTL < MinTTL || p.TTL > MaxTTL) {
+				t.Fatalf("ttl %v out of bounds", p.TTL)
+			}
+			return
+		}
+		if p != (EndpointPatch{}) {
+			t.Fatalf("patch %+v with error %v", p, err)
 		}
 		checkResult(t, nil, err)
 	})

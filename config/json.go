@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -21,7 +22,11 @@ func DecodeJSON(data []byte, opts Options) (Service, error) {
 		return Service{}, d.err()
 	}
 	y, err := jsonToYAML(data)
-	if err != nil {
+	var repeated ErrorList
+	switch {
+	case errors.As(err, &repeated):
+		return Service{}, repeated
+	case err != nil:
 		d.errorf(nil, "", "invalid JSON: %v", err)
 		return Service{}, d.err()
 	}
@@ -36,6 +41,21 @@ func DecodeJSON(data []byte, opts Options) (Service, error) {
 		return Service{}, err
 	}
 	return sd.svc, nil
+}
+
+// CheckJSON refuses what the API's strict JSON does before any decoding:
+// a body that is not one JSON value, and a key given twice in one object,
+// at any depth (encoding/json would keep the last one, and a check in front
+// of tpdns the first). The error is an ErrorList; a repeated key's Field is
+// its path ("endpoints[1].port", "check.headers.X-Token"). DecodeJSON and
+// DecodeEndpointJSON call it; a caller that rewrites a body before them
+// calls it first.
+func CheckJSON(data []byte) error {
+	if !json.Valid(data) {
+		return ErrorList{{Msg: jsonSyntax(data)}}
+	}
+	_, err := jsonToYAML(data)
+	return err
 }
 
 // jsonSyntax says what is wrong with data, which json.Valid refused.
@@ -55,20 +75,31 @@ func jsonSyntax(data []byte) string {
 // characters. So every string is written again, escaped for YAML, and
 // every key made explicit with "?". The result is one line; its errors
 // carry no line numbers.
+//
+// A key repeated in an object, which YAML would refuse without saying
+// where, is reported here with its path; every one is, as an ErrorList.
 func jsonToYAML(data []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var b bytes.Buffer
-	// Per open object or array: whether it is an object, and how many
-	// tokens (keys and values) are in it so far.
+	// Per open object or array: whether it is an object and how many
+	// tokens (keys and values) are in it so far; for an object, its keys so
+	// far and the last, which with the tokens of the levels around it make
+	// the path of a repeated key.
 	type level struct {
 		object bool
 		tokens int
+		keys   keySet
+		key    string
 	}
 	var stack []level
+	var repeated ErrorList
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
+			if repeated != nil {
+				return nil, repeated
+			}
 			return b.Bytes(), nil
 		}
 		if err != nil {
@@ -87,6 +118,19 @@ func jsonToYAML(data []byte) ([]byte, error) {
 					b.WriteString(", ")
 				}
 				b.WriteString("? ")
+				key, _ := tok.(string) // valid JSON: a key is a string
+				if !top.keys.add(key) {
+					path := ""
+					for _, l := range stack[:n-1] {
+						if l.object {
+							path = join(path, l.key)
+						} else {
+							path = index(path, l.tokens-1)
+						}
+					}
+					repeated = append(repeated, &Error{Field: join(path, key), Msg: "repeated key"})
+				}
+				top.key = key
 			case top.object:
 				b.WriteString(" : ")
 			case top.tokens > 0:
@@ -108,6 +152,36 @@ func jsonToYAML(data []byte) ([]byte, error) {
 			b.WriteString("null")
 		}
 	}
+}
+
+// keySet is the keys of one JSON object: a few kept in place, more in a
+// map, so that the common small object costs no allocation.
+type keySet struct {
+	few [8]string
+	n   int
+	set map[string]bool
+}
+
+// add adds key and reports whether it is new.
+func (k *keySet) add(key string) bool {
+	if k.set == nil {
+		if slices.Contains(k.few[:k.n], key) {
+			return false
+		}
+		if k.n < len(k.few) {
+			k.few[k.n], k.n = key, k.n+1
+			return true
+		}
+		k.set = make(map[string]bool, 2*len(k.few))
+		for _, s := range k.few {
+			k.set[s] = true
+		}
+	}
+	if k.set[key] {
+		return false
+	}
+	k.set[key] = true
+	return true
 }
 
 // yamlQuote writes s as a YAML double-quoted scalar, with everything but

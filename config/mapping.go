@@ -84,11 +84,13 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string) map[string]e
 }
 
 // suggest returns `; did you mean "x"?` for the known field closest to an
-// unknown one, when it is a likely typo of it; "" otherwise.
+// unknown one, when it is a likely typo of it (fields are lower case, so
+// "TTL" is one of "ttl"); "" otherwise.
 func suggest(name string, known []string) string {
 	best, bestDist := "", 3
+	lower := asciiLower(name)
 	for _, k := range known {
-		if dist := editDistance(name, k); dist < bestDist && dist < len(name) {
+		if dist := editDistance(lower, k); dist < bestDist && dist < len(name) {
 			best, bestDist = k, dist
 		}
 	}

@@ -254,6 +254,47 @@ services: []
 			},
 		},
 		{
+			name: "endpoint addresses no client can connect to",
+			in: `services:
+  - name: a
+    ports: [{name: db, port: 5432}]
+    endpoints:
+      - 0.0.0.0
+      - "::"
+      - "0.0.0.0:5432"
+      - "[::]:5432"
+      - ::ffff:0.0.0.0
+      - 0.1.2.3
+      - 255.255.255.255
+      - 224.0.0.1
+      - 239.255.255.250
+      - ff02::1
+      - ::ffff:224.0.0.1
+      - address: 0.0.0.0
+      - {address: 255.255.255.255, name: bcast}
+      - 10.0.0.1
+      - 127.0.0.1
+      - 255.255.255.254
+      - 223.255.255.255
+      - 240.0.0.1
+`,
+			want: []string{
+				"services.yaml:5: services[0].endpoints[0]: \"0.0.0.0\" is the unspecified address, which no client can connect to",
+				"services.yaml:6: services[0].endpoints[1]: \"::\" is the unspecified address, which no client can connect to",
+				"services.yaml:7: services[0].endpoints[2]: \"0.0.0.0:5432\" is the unspecified address, which no client can connect to",
+				"services.yaml:8: services[0].endpoints[3]: \"[::]:5432\" is the unspecified address, which no client can connect to",
+				"services.yaml:9: services[0].endpoints[4]: \"::ffff:0.0.0.0\" is the unspecified address, which no client can connect to",
+				"services.yaml:10: services[0].endpoints[5]: \"0.1.2.3\" is in 0.0.0.0/8, \"this network\", which no client can connect to",
+				"services.yaml:11: services[0].endpoints[6]: \"255.255.255.255\" is the broadcast address, which no client can connect to",
+				"services.yaml:12: services[0].endpoints[7]: \"224.0.0.1\" is a multicast address, which no client can connect to",
+				"services.yaml:13: services[0].endpoints[8]: \"239.255.255.250\" is a multicast address, which no client can connect to",
+				"services.yaml:14: services[0].endpoints[9]: \"ff02::1\" is a multicast address, which no client can connect to",
+				"services.yaml:15: services[0].endpoints[10]: \"::ffff:224.0.0.1\" is a multicast address, which no client can connect to",
+				"services.yaml:16: services[0].endpoints[11].address: \"0.0.0.0\" is the unspecified address, which no client can connect to",
+				"services.yaml:17: services[0].endpoints[12].address: \"255.255.255.255\" is the broadcast address, which no client can connect to",
+			},
+		},
+		{
 			name: "endpoint ports",
 			in: `services:
   - name: a
@@ -479,11 +520,27 @@ services: []
     ttl: 2147483648
   - name: c
     ttl: abc
+  - name: d
+    ttl: 0
+  - name: e
+    ttl: 86401
+  - name: f
+    ttl: 9223372037
+  - name: g
+    ttl: 99999999999999999999
+  - name: h
+    ttl: 86400
+  - name: i
+    ttl: 1
 `,
 			want: []string{
-				"services.yaml:3: services[0].ttl: -1 is out of range 0-2147483647",
-				"services.yaml:5: services[1].ttl: 2147483648 is out of range 0-2147483647",
+				"services.yaml:3: services[0].ttl: -1 is not a number of seconds (1 or more)",
+				"services.yaml:5: services[1].ttl: 2147483648 seconds is over 86400 (24h), the longest ttl",
 				"services.yaml:7: services[2].ttl: want an integer, got \"abc\"",
+				"services.yaml:9: services[3].ttl: 0 is not a number of seconds (1 or more)",
+				"services.yaml:11: services[4].ttl: 86401 seconds is over 86400 (24h), the longest ttl",
+				"services.yaml:13: services[5].ttl: 9223372037 seconds is over 86400 (24h), the longest ttl",
+				"services.yaml:15: services[6].ttl: 99999999999999999999 seconds is over 86400 (24h), the longest ttl",
 			},
 		},
 		{

@@ -1,7 +1,8 @@
 package config
 
 import (
-	"math"
+	"errors"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -73,12 +74,21 @@ func (d *decoder) serviceName(sd *serviceDecl, e entry) {
 	sd.svc.Name, sd.name = name, resolve(e.val)
 }
 
+// ttl decodes the service's ttl, a number of seconds from MinTTL to MaxTTL.
 func (d *decoder) ttl(sd *serviceDecl, e entry) {
 	if e.val == nil {
 		return
 	}
-	if v, ok := d.integer(e.val, join(sd.path, "ttl"), 0, math.MaxInt32); ok {
-		ttl := uint32(v)
-		sd.svc.TTL = &ttl
+	field, n := join(sd.path, "ttl"), resolve(e.val)
+	v, err := parseInt(n)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		d.errorf(n, field, "want an integer, got %s", describe(n))
+		return
 	}
+	if p := ttlProblem(short(n.Value), v, err); p != "" {
+		d.errorf(n, field, "%s", p)
+		return
+	}
+	ttl := uint32(v)
+	sd.svc.TTL = &ttl
 }

@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/coredns/caddy"
 )
@@ -15,11 +16,11 @@ const ServerType = "tpdns"
 // chainOrder is the order in which directives are set up and, for those that
 // add a handler, the order of the chain from outermost to innermost. A
 // directive's position here, not in the Corefile, decides where it runs.
-// bind only configures the server block and adds no handler.
+// bind and timeouts only configure the server block and add no handler.
 var chainOrder = []string{
-	"bind",
+	"bind", "timeouts",
 	"reload", "health", "ready", "prometheus",
-	"errors", "log", "acl", "cache",
+	"errors", "log", "rrl", "acl", "tsig", "cache",
 	"thirdparty", "forward",
 	"whoami",
 }
@@ -88,6 +89,29 @@ type Block struct {
 	ListenHosts []string
 	// Stacktrace logs the stack of a panic the server recovers from.
 	Stacktrace bool
+	// TCP are the limits of the block's DNS-over-TCP connections.
+	TCP TCPLimits
+	// TSIG are the keys of the block's tsig directive; the server verifies
+	// signed queries and signs their replies with the keys of every block
+	// it serves.
+	TSIG TSIGKeys
+}
+
+// TCPLimits are what the timeouts directive sets for the DNS-over-TCP
+// connections of a server block's listeners. A zero field leaves the
+// server's default; blocks that share a listener may not set a field to
+// different values.
+type TCPLimits struct {
+	// ReadTimeout bounds the wait for a connection's first query,
+	// IdleTimeout the wait for each one after it, WriteTimeout the writing
+	// of each reply.
+	ReadTimeout, IdleTimeout, WriteTimeout time.Duration
+	// MaxQueries is how many queries one connection is served before the
+	// server closes it; -1 is no limit.
+	MaxQueries int
+	// MaxConnections is how many connections the listener keeps open at
+	// most; -1 is no limit.
+	MaxConnections int
 }
 
 // BlockHolder is implemented by the server type's caddy.Context: it owns the

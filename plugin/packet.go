@@ -52,3 +52,33 @@ type PacketPasser interface {
 	// them), or nil when it needs to see none.
 	PassPackets(server, zone string) PacketObserver
 }
+
+// PacketVerdict is what becomes of a reply the packet path made, as a
+// PacketLimit decides.
+type PacketVerdict uint8
+
+const (
+	// PacketSend sends the reply as it was made.
+	PacketSend PacketVerdict = iota
+	// PacketDrop sends no reply at all.
+	PacketDrop
+	// PacketSlip sends the reply cut to its header, question and OPT
+	// record (without options), with TC set, so that a client that is
+	// really there asks again over TCP.
+	PacketSlip
+)
+
+// PacketLimit decides the fate of the reply r to q, made by the packet
+// path, before it is sent. It runs on the query path for every such reply:
+// it must not allocate, nor keep q or its Name.
+type PacketLimit func(q *Packet, r PacketReply) PacketVerdict
+
+// PacketLimiter is a PacketPasser that may hold back the replies the
+// packet path makes past it, as rrl does.
+type PacketLimiter interface {
+	PacketPasser
+	// LimitPackets returns the limit of the replies the packet path makes
+	// past this handler for zone on server (as Server and Zone name
+	// them), or nil when it limits none.
+	LimitPackets(server, zone string) PacketLimit
+}

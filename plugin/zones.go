@@ -198,3 +198,59 @@ func nextNet(ip net.IP, prefix int) net.IP {
 	}
 	return next
 }
+
+// ZonesOf normalizes the zones a directive names, or else those of the
+// server block's keys; with neither (a test controller) it is the root.
+func ZonesOf(args, keys []string) ([]string, error) {
+	var zones []string
+	for _, z := range args {
+		zs, err := NormalizeZone(z)
+		if err != nil {
+			return nil, err
+		}
+		zones = append(zones, zs...)
+	}
+	if len(args) > 0 {
+		return zones, nil
+	}
+	for _, k := range keys {
+		// The port does not matter here; any valid one will do.
+		addrs, err := ParseKey(k, "53")
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			zones = append(zones, a.Zone)
+		}
+	}
+	if len(zones) == 0 {
+		zones = []string{"."}
+	}
+	return zones, nil
+}
+
+// MatchZone returns the longest of zones that contains name, or "". Both
+// are lower-case and fully qualified.
+func MatchZone[T string | []byte](zones []string, name T) string {
+	best := ""
+	for _, z := range zones {
+		if len(z) > len(best) && InZone(z, name) {
+			best = z
+		}
+	}
+	return best
+}
+
+// InZone reports whether name is zone or below it, on a label boundary,
+// without allocating.
+func InZone[T string | []byte](zone string, name T) bool {
+	switch {
+	case zone == ".":
+		return true
+	case len(name) == len(zone):
+		return string(name) == zone
+	case len(name) > len(zone):
+		return name[len(name)-len(zone)-1] == '.' && string(name[len(name)-len(zone):]) == zone
+	}
+	return false
+}

@@ -33,6 +33,13 @@ type Stored struct {
 	Service   config.Service
 	Doc       []byte                    // the service's document
 	Endpoints map[string]store.Endpoint // its registered endpoints, by address
+	// Revision is the store revision of the service's last change as this
+	// registry knows it: of its own write, or of the snapshot a change by
+	// another writer was read in (which may be later than that write). It
+	// grows with every change of the document or of a registered endpoint;
+	// a heartbeat that changes nothing of an endpoint keeps it. The API
+	// shows it as the service's ETag.
+	Revision int64
 }
 
 // State is the registry at one revision. It is never changed once
@@ -170,6 +177,7 @@ func (r *Registry) Load(ctx context.Context) (invalid map[string]error, err erro
 	}
 	r.loaded, r.applied = snap.Revision, max(r.applied, snap.Revision)
 	cur := r.state.Load()
+	revise(cur.Stored, stored, snap.Revision)
 	if sameStored(cur.Stored, stored) {
 		// Expiry times may differ (a write applied at once carries this
 		// replica's clock): they change no answer, so nothing is rebuilt.
@@ -186,11 +194,27 @@ func (r *Registry) Load(ctx context.Context) (invalid map[string]error, err erro
 // to it stay, and it must be valid with them. created reports whether it
 // is new.
 func (r *Registry) Put(ctx context.Context, svc config.Service) (created bool, s Stored, err error) {
+	return r.PutIf(ctx, svc, nil)
+}
+
+// Precondition is what a conditional write requires of the store service
+// as it is when the write applies: it is given the service (nil when the
+// store has none of that name) and returns an error to refuse the write.
+// It runs under the registry's lock, so nothing changes the service
+// between the check and the write.
+type Precondition func(current *Stored) error
+
+// PutIf is Put when pre (nil: none) accepts the service as it is; else it
+// returns pre's error and writes nothing.
+func (r *Registry) PutIf(ctx context.Context, svc config.Service, pre Precondition) (created bool, s Stored, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := r.state.Load()
 	if _, ok := cur.FileService(svc.Name); ok {
 		return false, Stored{}, ErrFileOwned
+	}
+	if err := check(pre, cur, svc.Name); err != nil {
+		return false, Stored{}, err
 	}
 	doc, err := config.EncodeJSON(svc)
 	if err != nil {
@@ -209,9 +233,20 @@ func (r *Registry) Put(ctx context.Context, svc config.Service) (created bool, s
 		return false, Stored{}, err
 	}
 	r.advance(rev)
-	s = Stored{Service: merged, Doc: doc, Endpoints: registered}
+	s = Stored{Service: merged, Doc: doc, Endpoints: registered, Revision: rev}
 	r.apply(cur, svc.Name, &s)
 	return created, s, nil
+}
+
+// check runs pre, if any, on the store service name of cur.
+func check(pre Precondition, cur *State, name string) error {
+	if pre == nil {
+		return nil
+	}
+	if s, ok := cur.Stored[name]; ok {
+		return pre(&s)
+	}
+	return pre(nil)
 }
 
 // PutEndpoint creates or changes the endpoint addr of the store service
@@ -265,18 +300,30 @@ func (r *Registry) PutEndpoint(ctx context.Context, name, addr string, change fu
 		return false, Stored{}, err
 	}
 	r.advance(rev)
-	s = Stored{Service: svc, Doc: current.Doc, Endpoints: endpoints}
+	s = Stored{Service: svc, Doc: current.Doc, Endpoints: endpoints, Revision: rev}
+	if old, ok := current.Endpoints[addr]; ok && string(old.Doc) == string(epDoc) {
+		s.Revision = current.Revision // a heartbeat: nothing changed
+	}
 	r.apply(cur, name, &s)
 	return created, s, nil
 }
 
 // Delete removes the store service name and its registered endpoints.
 func (r *Registry) Delete(ctx context.Context, name string) error {
+	return r.DeleteIf(ctx, name, nil)
+}
+
+// DeleteIf is Delete when pre (nil: none) accepts the service as it is;
+// else it returns pre's error and deletes nothing.
+func (r *Registry) DeleteIf(ctx context.Context, name string, pre Precondition) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := r.state.Load()
 	if _, ok := cur.FileService(name); ok {
 		return ErrFileOwned
+	}
+	if err := check(pre, cur, name); err != nil {
+		return err
 	}
 	existed, rev, err := r.st.DeleteService(ctx, name)
 	if err != nil {
@@ -316,6 +363,7 @@ func (r *Registry) DeleteEndpoint(ctx context.Context, name, addr string) error 
 		return ErrNoEndpoint
 	}
 	endpoints, doc := maps.Clone(current.Endpoints), current.Doc
+	var last int64 // the revision of the last store write
 	if registered {
 		_, rev, err := r.st.DeleteEndpoint(ctx, name, addr)
 		if err != nil {
@@ -323,6 +371,7 @@ func (r *Registry) DeleteEndpoint(ctx context.Context, name, addr string) error 
 		}
 		r.advance(rev)
 		delete(endpoints, addr)
+		last = rev
 	}
 	if inDoc >= 0 {
 		d.Endpoints = slices.Delete(d.Endpoints, inDoc, inDoc+1)
@@ -335,6 +384,7 @@ func (r *Registry) DeleteEndpoint(ctx context.Context, name, addr string) error 
 			return err
 		}
 		r.advance(rev)
+		last = rev
 	}
 	svc, err := merge(doc, endpoints, r.opts)
 	if err != nil {
@@ -343,7 +393,7 @@ func (r *Registry) DeleteEndpoint(ctx context.Context, name, addr string) error 
 		r.apply(cur, name, nil)
 		return nil
 	}
-	r.apply(cur, name, &Stored{Service: svc, Doc: doc, Endpoints: endpoints})
+	r.apply(cur, name, &Stored{Service: svc, Doc: doc, Endpoints: endpoints, Revision: last})
 	return nil
 }
 
@@ -440,6 +490,26 @@ func clashes(s *config.Service, taken map[string]string) (name, by string, clash
 		}
 	}
 	return "", "", false
+}
+
+// revise sets the Revision of each service of next, read in a snapshot
+// at rev: that of the same service in cur when it is unchanged (expiry
+// times aside, as in sameStored), else rev.
+func revise(cur, next map[string]Stored, rev int64) {
+	for name, s := range next {
+		s.Revision = rev
+		if old, ok := cur[name]; ok && sameService(old, s) {
+			s.Revision = old.Revision
+		}
+		next[name] = s
+	}
+}
+
+// sameService reports whether two readings of a service serve the same.
+func sameService(x, y Stored) bool {
+	return string(x.Doc) == string(y.Doc) && maps.EqualFunc(x.Endpoints, y.Endpoints, func(e, f store.Endpoint) bool {
+		return string(e.Doc) == string(f.Doc)
+	})
 }
 
 // sameStored reports whether two readings of the store serve the same:

@@ -138,7 +138,7 @@ packet.example:%[1]s {
 }
 
 // panicAllQuery returns the query in packet when the server takes it as
-// one (as serveDatagram decides) and testpacket's chain panics for it: a
+// one (as serveWire and serveDNS decide) and testpacket's chain panics for it: a
 // name in packet.example. whose first label is panic-all. Whether the
 // packet path panicked first or declined it, the reply is SERVFAIL.
 func panicAllQuery(packet []byte) *dns.Msg {
@@ -151,10 +151,22 @@ func panicAllQuery(packet []byte) *dns.Msg {
 		Nscount: binary.BigEndian.Uint16(packet[8:]), Arcount: binary.BigEndian.Uint16(packet[10:]),
 	}
 	m := new(dns.Msg)
-	if dns.DefaultMsgAcceptFunc(h) != dns.MsgAccept || m.Unpack(packet) != nil || len(m.Question) != 1 {
-		return nil
+	if h.Bits&0x7800 != 0 || dns.DefaultMsgAcceptFunc(h) != dns.MsgAccept || m.Unpack(packet) != nil || len(m.Question) != 1 {
+		return nil // not a query (any opcode but QUERY), or one that does not decode
 	}
-	if opt := m.IsEdns0(); opt != nil && opt.Version() != 0 {
+	if len(m.Answer) != int(h.Ancount) || len(m.Ns) != int(h.Nscount) || len(m.Extra) != int(h.Arcount) {
+		return nil // FORMERR: fewer records than counted
+	}
+	opts := 0
+	for _, rr := range m.Extra {
+		if opt, ok := rr.(*dns.OPT); ok {
+			opts++
+			if opt.Version() != 0 || !validCookies(opt) {
+				return nil
+			}
+		}
+	}
+	if opts > 1 {
 		return nil
 	}
 	name := strings.ToLower(m.Question[0].Name)
@@ -162,6 +174,18 @@ func panicAllQuery(packet []byte) *dns.Msg {
 		return nil
 	}
 	return m
+}
+
+// validCookies reports whether opt's first COOKIE option, if any, has a
+// valid length (RFC 7873 section 5.2.2); otherwise the reply is FORMERR.
+func validCookies(opt *dns.OPT) bool {
+	for _, o := range opt.Option {
+		if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+			l := len(c.Cookie) / 2
+			return len(c.Cookie)%2 == 0 && (l == 8 || l >= 16 && l <= 40)
+		}
+	}
+	return true
 }
 
 // panicsTotal is tpdns_panics_total, read from the default registry, which

@@ -15,3 +15,20 @@ var panics = promauto.NewCounter(prometheus.CounterOpts{
 	Namespace: "tpdns", Name: "panics_total",
 	Help: "Counter of panics the server recovered from, in the plugin chain or in the packet path.",
 })
+
+// The DNS-over-TCP connections of each server (the label is
+// "dns://ADDRESS", as the prometheus plugin's server label): open now, and
+// those the server closed because of a limit (the timeouts directive), by
+// reason: refused (max_connections open and none idle), evicted (the one
+// idle longest, closed for a new connection at max_connections),
+// read_timeout, idle_timeout, write_timeout, max_queries (maxtcpqueries).
+var (
+	tcpConnections = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "tpdns", Subsystem: "tcp", Name: "connections",
+		Help: "Gauge of DNS-over-TCP connections open.",
+	}, []string{"server"})
+	tcpClosed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "tpdns", Subsystem: "tcp", Name: "connections_closed_total",
+		Help: "Counter of DNS-over-TCP connections the server closed because of a limit, by reason.",
+	}, []string{"server", "reason"})
+)

@@ -28,6 +28,7 @@ type packetChain struct {
 
 	once      sync.Once
 	observers []plugin.PacketObserver // resolved on first use, as ServeDNS resolves its series
+	limits    []plugin.PacketLimit    // likewise
 }
 
 // newPacketChain returns the packet path of the chain whose handlers are
@@ -53,15 +54,23 @@ func newPacketChain(handlers []plugin.Handler, server, zone string) *packetChain
 // panics, sync.Once counts it as done, and the passers after the one that
 // panicked are never told (their plugins, not the queries, are wrong).
 func (c *packetChain) observe(qtype uint16, rcode int, took time.Duration) {
-	c.once.Do(func() {
-		for _, p := range c.passers {
-			if o := p.PassPackets(c.server, c.zone); o != nil {
-				c.observers = append(c.observers, o)
-			}
-		}
-	})
+	c.once.Do(func() { c.resolve() })
 	for _, o := range c.observers {
 		o(qtype, rcode, took)
+	}
+}
+
+// resolve asks the passers, once, for their observers and limits.
+func (c *packetChain) resolve() {
+	for _, p := range c.passers {
+		if o := p.PassPackets(c.server, c.zone); o != nil {
+			c.observers = append(c.observers, o)
+		}
+		if l, ok := p.(plugin.PacketLimiter); ok {
+			if f := l.LimitPackets(c.server, c.zone); f != nil {
+				c.limits = append(c.limits, f)
+			}
+		}
 	}
 }
 
@@ -108,10 +117,11 @@ type packetReader struct {
 
 // answerPacket makes the reply to the query q from client in the memory of
 // reply, when the packet path can answer q; otherwise ok is false and the
-// chain must. A panic, in the answerer or in the reading of q, is recovered
-// here, for this query alone: it is counted and logged (see packetPanicked)
-// and ok is false, so that the chain answers q as if the packet path had
-// declined it.
+// chain must. An empty reply with ok true is one a limit (rrl) holds back:
+// it is observed, and nothing is sent. A panic, in the answerer or in the
+// reading of q, is recovered here, for this query alone: it is counted and
+// logged (see packetPanicked) and ok is false, so that the chain answers q
+// as if the packet path had declined it.
 func (s *Server) answerPacket(rd *packetReader, q []byte, client netip.Addr, reply []byte) (out []byte, a packetAnswer, ok bool) {
 	// The results are set only when readPacket returns: after a panic they
 	// are still zero, ok false. One defer, outside any loop, is open-coded:
@@ -153,7 +163,7 @@ func (s *Server) readPacket(rd *packetReader, q []byte, client netip.Addr, reply
 		if !ok {
 			return reply, a, false
 		}
-		limit, edns, do = max(int(size), dns.MinMsgSize), true, dnssecOK
+		limit, edns, do = min(max(int(size), dns.MinMsgSize), ednsSize), true, dnssecOK
 	} else if questionEnd != len(q) {
 		return reply, a, false
 	}
@@ -184,6 +194,7 @@ func (s *Server) readPacket(rd *packetReader, q []byte, client netip.Addr, reply
 	binary.BigEndian.PutUint16(reply[6:], r.Answer)
 	binary.BigEndian.PutUint16(reply[8:], r.Ns)
 	binary.BigEndian.PutUint16(reply[10:], r.Extra)
+	reply = zone.packet.limit(reply, &rd.packet, r, questionEnd, edns)
 	return reply, packetAnswer{zone.packet, qtype, r.Rcode}, true
 }
 
@@ -233,7 +244,7 @@ func (rd *packetReader) readName(q []byte) (n, labels, end int) {
 
 // readOPT reads the OPT record that ends a query: its UDP size and DO bit.
 // ok is false unless it is a version 0 OPT record, last in the message,
-// whose options (if any) the chain would ignore too.
+// whose options (if any) the chain would ignore too: padding.
 func readOPT(b []byte) (size uint16, do, ok bool) {
 	if len(b) < optLen || b[0] != 0 || binary.BigEndian.Uint16(b[1:]) != dns.TypeOPT || b[5] != 0 || b[6] != 0 {
 		return 0, false, false
@@ -247,9 +258,10 @@ func readOPT(b []byte) (size uint16, do, ok bool) {
 			return 0, false, false
 		}
 		code, l := binary.BigEndian.Uint16(rdata), int(binary.BigEndian.Uint16(rdata[2:]))
-		// Cookies (which dig sends) and padding only: their decoding
-		// cannot fail, so the chain would answer them as if absent.
-		if code != dns.EDNS0COOKIE && code != dns.EDNS0PADDING || l > len(rdata)-4 {
+		// Padding only: its decoding cannot fail, so the chain would
+		// answer it as if absent. A cookie (which dig sends) goes to the
+		// chain, which checks it and answers with a server cookie.
+		if code != dns.EDNS0PADDING || l > len(rdata)-4 {
 			return 0, false, false
 		}
 		rdata = rdata[4+l:]
@@ -266,4 +278,40 @@ func (s *Server) matchBytes(name []byte, labels []uint8) *zoneConfig {
 		}
 	}
 	return s.zones["."]
+}
+
+// limit lets the chain's limits (rrl) decide the fate of the reply the
+// packet path made to q, r: it returns reply as it is, reply cut to a
+// truncated one (a slip), or reply[:0] when nothing is to be sent. The
+// first limit that holds the reply back decides. questionEnd is where the
+// question ends in reply; edns tells that reply ends with our OPT record.
+func (c *packetChain) limit(reply []byte, q *plugin.Packet, r plugin.PacketReply, questionEnd int, edns bool) []byte {
+	c.once.Do(func() { c.resolve() })
+	for _, l := range c.limits {
+		switch l(q, r) {
+		case plugin.PacketDrop:
+			return reply[:0]
+		case plugin.PacketSlip:
+			return slipPacket(reply, questionEnd, edns)
+		}
+	}
+	return reply
+}
+
+// slipPacket cuts reply to its header and question, and the OPT record
+// when it has one (edns: the last optLen bytes, which hold no options),
+// and sets TC, in place: the empty truncated reply that sends a client
+// over to TCP. The chain's slip (rrl's) makes the same reply.
+func slipPacket(reply []byte, questionEnd int, edns bool) []byte {
+	const flagTC = 1 << 9
+	var extra uint16
+	out := reply[:questionEnd]
+	if edns {
+		out, extra = append(out, reply[len(reply)-optLen:]...), 1
+	}
+	binary.BigEndian.PutUint16(out[2:], binary.BigEndian.Uint16(out[2:])|flagTC)
+	binary.BigEndian.PutUint16(out[6:], 0)
+	binary.BigEndian.PutUint16(out[8:], 0)
+	binary.BigEndian.PutUint16(out[10:], extra)
+	return out
 }

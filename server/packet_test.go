@@ -87,10 +87,10 @@ func TestPacketPathAnswers(t *testing.T) {
 	ans.chain.observe(ans.qtype, ans.rcode, time.Millisecond)
 	assert.Equal(t, []string{"dns://127.0.0.1:53 example. A NOERROR"}, p.seen)
 
-	// EDNS: our size, the client's DO bit; dig's cookie is ignored, as
-	// the chain ignores it.
+	// EDNS: our size, the client's DO bit; padding is ignored, as the
+	// chain ignores it.
 	q.SetEdns0(4096, true)
-	q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
+	q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_PADDING{Padding: make([]byte, 8)})
 	reply, _, ok = s.answerPacket(&packetReader{}, pack(t, q), client, nil)
 	require.True(t, ok)
 	require.NoError(t, m.Unpack(reply))
@@ -141,6 +141,11 @@ func TestPacketPathDeclines(t *testing.T) {
 		"EDNS subnet": withEDNS(func(o *dns.OPT) {
 			o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: []byte{192, 0, 2, 0}})
 		}),
+		// The chain checks the cookie and answers with a server cookie.
+		"cookie": withEDNS(func(o *dns.OPT) {
+			o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
+		}),
+		"ARCOUNT 1, no OPT":        func() []byte { b := append([]byte{}, valid...); b[11] = 1; return b }(),
 		"declined by the answerer": pack(t, func() *dns.Msg { q := base(); q.Question[0].Qtype = dns.TypeAAAA; return q }()),
 		"outside the zones":        pack(t, func() *dns.Msg { q := base(); q.Question[0].Name = "a.example.org."; return q }()),
 	}

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/caddy/caddyfile"
@@ -25,6 +27,7 @@ func init() {
 // per start and per reload.
 type dnsContext struct {
 	input  Input
+	inst   *caddy.Instance
 	blocks []*serverBlock
 }
 
@@ -37,7 +40,31 @@ type serverBlock struct {
 
 func newContext(inst *caddy.Instance) caddy.Context {
 	in, _ := inst.Caddyfile().(Input)
-	return &dnsContext{input: in}
+	return &dnsContext{input: in, inst: inst}
+}
+
+// serversKey is where an instance keeps its servers, for the servers of
+// the configuration that replaces it to find them.
+const serversKey = "tpdns/servers"
+
+// replaced returns the servers on addr of the running instances other than
+// inst: during a reload, those of the configuration being replaced.
+func replaced(inst *caddy.Instance, addr string) []*Server {
+	var out []*Server
+	for _, other := range caddy.Instances() {
+		if other == inst {
+			continue
+		}
+		other.StorageMu.RLock()
+		servers, _ := other.Storage[serversKey].([]*Server)
+		other.StorageMu.RUnlock()
+		for _, s := range servers {
+			if s.addr == addr {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // Block implements plugin.BlockHolder.
@@ -75,7 +102,17 @@ func (c *dnsContext) MakeServers() ([]caddy.Server, error) {
 	}
 	out := make([]caddy.Server, len(servers))
 	for i, s := range servers {
+		if c.inst != nil {
+			// caddy's list of instances may be read only on the goroutine
+			// that starts them, this one.
+			s.predecessors = replaced(c.inst, s.addr)
+		}
 		out[i] = s
+	}
+	if c.inst != nil {
+		c.inst.StorageMu.Lock()
+		c.inst.Storage[serversKey] = servers
+		c.inst.StorageMu.Unlock()
 	}
 	return out, nil
 }
@@ -101,6 +138,12 @@ func (c *dnsContext) servers() ([]*Server, error) {
 					byAddr[addr] = s
 					order = append(order, addr)
 				}
+				if err := mergeTCPLimits(&s.tcp, b.TCP); err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", c.input.Filename, printableAddr(addr), err)
+				}
+				if err := mergeTSIG(&s.tsig, b.TSIG); err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", c.input.Filename, printableAddr(addr), err)
+				}
 				if _, dup := s.zones[za.Zone]; dup {
 					return nil, fmt.Errorf("%s: zone %s is served twice on %s", c.input.Filename, za.Zone, printableAddr(addr))
 				}
@@ -122,6 +165,52 @@ func (c *dnsContext) servers() ([]*Server, error) {
 		servers[i] = byAddr[addr]
 	}
 	return servers, nil
+}
+
+// mergeTCPLimits adds what one block's timeouts set to the limits of a
+// listener it shares with other blocks: a limit that two blocks set
+// differently is an error, rather than one silently winning.
+func mergeTCPLimits(l *plugin.TCPLimits, b plugin.TCPLimits) error {
+	durations := []struct {
+		name     string
+		to, from *time.Duration
+	}{
+		{"read", &l.ReadTimeout, &b.ReadTimeout},
+		{"idle", &l.IdleTimeout, &b.IdleTimeout},
+		{"write", &l.WriteTimeout, &b.WriteTimeout},
+	}
+	for _, d := range durations {
+		if *d.from != 0 && *d.to != 0 && *d.from != *d.to {
+			return fmt.Errorf("timeouts: %s is %s in one server block and %s in another on the same listener", d.name, *d.to, *d.from)
+		}
+		if *d.from != 0 {
+			*d.to = *d.from
+		}
+	}
+	counts := []struct {
+		name      string
+		to, from  *int
+		unlimited int // as written in the Corefile
+	}{
+		{"maxtcpqueries", &l.MaxQueries, &b.MaxQueries, -1},
+		{"max_connections", &l.MaxConnections, &b.MaxConnections, 0},
+	}
+	written := func(n, unlimited int) int {
+		if n < 0 {
+			return unlimited
+		}
+		return n
+	}
+	for _, n := range counts {
+		if *n.from != 0 && *n.to != 0 && *n.from != *n.to {
+			return fmt.Errorf("timeouts: %s is %d in one server block and %d in another on the same listener",
+				n.name, written(*n.to, n.unlimited), written(*n.from, n.unlimited))
+		}
+		if *n.from != 0 {
+			*n.to = *n.from
+		}
+	}
+	return nil
 }
 
 // checkOverlap rejects listening on every address and on one particular
@@ -197,4 +286,20 @@ func Stop(inst *caddy.Instance) error {
 	errs := inst.ShutdownCallbacks()
 	inst.Stop()
 	return errors.Join(errs...)
+}
+
+// mergeTSIG adds the TSIG keys of one block to those of the listener it
+// shares with other blocks: a name two blocks define differently is an
+// error, as in CoreDNS keys are the server's, not the zone's.
+func mergeTSIG(keys *plugin.TSIGKeys, b plugin.TSIGKeys) error {
+	for name, k := range b {
+		if *keys == nil {
+			*keys = plugin.TSIGKeys{}
+		}
+		if have, ok := (*keys)[name]; ok && (have.Algorithm != k.Algorithm || !bytes.Equal(have.Secret, k.Secret)) {
+			return fmt.Errorf("tsig: key %s is defined differently in two server blocks on the same listener", name)
+		}
+		(*keys)[name] = k
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -38,8 +39,19 @@ type Server struct {
 	addr  string
 	zones map[string]*zoneConfig
 	quiet bool
+	tcp   plugin.TCPLimits // as the blocks set them; defaults where unset
+	// tsig are the TSIG keys of every block on the listener: signed queries
+	// are verified with them and their replies signed; nil without tsig.
+	tsig plugin.TSIGKeys
 
 	panicSites panicSites // of the packet path, logged with their stacks
+
+	// successor is the server of the configuration that replaced this
+	// one on its address, once it serves (see handOver); predecessors are
+	// those it replaced.
+	successor    atomic.Pointer[Server]
+	predecessors []*Server
+	takeOverOnce sync.Once
 
 	mu      sync.Mutex
 	stopped bool
@@ -55,37 +67,25 @@ type zoneConfig struct {
 	ctx        context.Context // carries the server and the zone for metrics
 }
 
-// transport is one miekg/dns server, UDP or TCP, or one batched UDP
-// server, of a Server.
+// transport is one of a Server's listeners and what serves it: a
+// tcpServer, a udpServer (batched, on Linux) or a packetConnServer.
 type transport struct {
-	srv     *dns.Server
-	tcp     *drainListener // nil for UDP
-	udp     *udpServer     // instead of srv
-	started chan struct{}  // closed once srv serves or has given up
-	done    chan struct{}  // closed when srv has returned
+	run interface {
+		serve(started func()) error
+		// stop stops reading new queries and waits, until ctx ends, for
+		// the queries in flight to be answered.
+		stop(ctx context.Context)
+	}
+	started chan struct{} // closed once run serves or has given up
 	once    sync.Once
 }
 
 func (t *transport) markStarted() { t.once.Do(func() { close(t.started) }) }
 
-// stop stops reading new queries and waits, until ctx ends, for the
-// queries in flight to be answered.
+// stop stops t once it has started.
 func (t *transport) stop(ctx context.Context) {
 	<-t.started
-	if t.udp != nil {
-		t.udp.stop(ctx)
-		return
-	}
-	if t.tcp != nil {
-		t.tcp.drain(time.Now().Add(tcpDrainGrace))
-		select {
-		case <-t.done:
-		case <-ctx.Done():
-		}
-		return
-	}
-	// An error means the transport had already ended: nothing to stop.
-	_ = t.srv.ShutdownContext(ctx)
+	t.run.stop(ctx)
 }
 
 var _ caddy.GracefulServer = (*Server)(nil)
@@ -134,39 +134,48 @@ func (s *Server) remember(c interface{ Close() error }) {
 
 // Serve implements caddy.TCPServer.
 func (s *Server) Serve(ln net.Listener) error {
-	dl := newDrainListener(ln)
-	return s.serveMiekg(&transport{srv: &dns.Server{Listener: dl, Net: "tcp"}, tcp: dl}, ln)
+	return s.serve(&transport{run: newTCPServer(s, ln)}, ln)
+}
+
+// current is the server that answers what s reads: s, or the newest of
+// the configurations that replaced it.
+func (s *Server) current() *Server {
+	for next := s.successor.Load(); next != nil; next = s.successor.Load() {
+		s = next
+	}
+	return s
+}
+
+// takeOver makes s the server of its address, as it begins to serve: the
+// servers of the configurations it replaces (a reload) answer what they
+// still read with s's chains from now on. A reload shares the sockets, and
+// the old servers keep reading until they stop; without this a query could
+// get the old configuration's answer after another got the new one's.
+func (s *Server) takeOver() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.predecessors {
+		p.successor.Store(s)
+	}
 }
 
 // ServePacket implements caddy.UDPServer.
 func (s *Server) ServePacket(pc net.PacketConn) error {
 	if u := newUDPServer(s, pc); u != nil {
-		t := &transport{udp: u}
-		return s.serve(t, pc, func() error { return u.serve(t.markStarted) })
+		return s.serve(&transport{run: u}, pc)
 	}
-	// Read whole datagrams, however large, so that an oversized query is
-	// answered FORMERR instead of being cut short.
-	return s.serveMiekg(&transport{srv: &dns.Server{PacketConn: pc, Net: "udp", UDPSize: dns.MaxMsgSize}}, pc)
-}
-
-// serveMiekg serves t's miekg/dns server on sock.
-func (s *Server) serveMiekg(t *transport, sock interface{ Close() error }) error {
-	t.srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		s.serveDNS(w, r)
-	})
-	t.srv.NotifyStartedFunc = t.markStarted
-	return s.serve(t, sock, t.srv.ActivateAndServe)
+	return s.serve(&transport{run: newPacketConnServer(s, pc)}, pc)
 }
 
 // serve runs t on sock until it stops, unless Stop has run already.
-func (s *Server) serve(t *transport, sock interface{ Close() error }, run func() error) error {
-	t.started, t.done = make(chan struct{}), make(chan struct{})
+func (s *Server) serve(t *transport, sock interface{ Close() error }) error {
+	s.takeOverOnce.Do(s.takeOver)
+	t.started = make(chan struct{})
 	if !s.track(t, sock) {
 		return sock.Close()
 	}
-	defer close(t.done)
 	defer t.markStarted()
-	return run()
+	return t.run.serve(t.markStarted)
 }
 
 // track makes Stop stop t and close sock; false when Stop has run already.
@@ -186,9 +195,20 @@ func (s *Server) track(t *transport, sock interface{ Close() error }) bool {
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	s.stopped = true
-	running, sockets := s.running, s.sockets
-	s.running, s.sockets = nil, nil
+	running, sockets, predecessors := s.running, s.sockets, s.predecessors
+	s.running, s.sockets, s.predecessors = nil, nil, nil
 	s.mu.Unlock()
+	// A configuration that stops before the one it replaced (its start
+	// failed) gives the address back; one that was replaced lets its
+	// successor forget it, and so its chains.
+	for _, p := range predecessors {
+		p.successor.CompareAndSwap(s, nil)
+	}
+	if next := s.successor.Load(); next != nil {
+		next.mu.Lock()
+		next.predecessors = slices.DeleteFunc(next.predecessors, func(p *Server) bool { return p == s })
+		next.mu.Unlock()
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -243,12 +263,16 @@ func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}()
 
-	if len(r.Question) != 1 {
-		writeError(rw, r, dns.RcodeFormatError)
+	if rcode := s.checkEDNS(rw, r); rcode != dns.RcodeSuccess {
+		writeError(rw, r, rcode)
 		return
 	}
-	if opt := r.IsEdns0(); opt != nil && opt.Version() != 0 {
-		writeError(rw, r, dns.RcodeBadVers)
+	if len(r.Question) != 1 {
+		rcode := dns.RcodeFormatError
+		if len(r.Question) == 0 && rw.cookie != nil {
+			rcode = dns.RcodeSuccess // RFC 7873 section 5.4: a request for our cookie
+		}
+		writeError(rw, r, rcode)
 		return
 	}
 	zone = s.match(r.Question[0].Name)
@@ -260,6 +284,33 @@ func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if !plugin.ClientWrite(rcode) && !rw.written {
 		writeError(rw, r, rcode)
 	}
+}
+
+// checkEDNS checks the query's EDNS0 (RFC 6891, RFC 7873) and notes its
+// client cookie in rw: the rcode to answer r with when it fails, NOERROR
+// when it passes.
+func (s *Server) checkEDNS(rw *responseWriter, r *dns.Msg) int {
+	var opt *dns.OPT
+	for _, rr := range r.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil {
+				return dns.RcodeFormatError // more than one OPT record
+			}
+			opt = o
+		}
+	}
+	if opt == nil {
+		return dns.RcodeSuccess
+	}
+	if opt.Version() != 0 {
+		return dns.RcodeBadVers
+	}
+	cookie, ok := clientCookie(opt)
+	if !ok {
+		return dns.RcodeFormatError
+	}
+	rw.cookie = cookie
+	return dns.RcodeSuccess
 }
 
 // match returns the configuration of the most specific zone containing name.

@@ -44,7 +44,7 @@ type udpServer struct {
 }
 
 // newUDPServer returns the batched server of pc, or nil when pc is not a
-// UDP socket it can serve (then miekg/dns serves it).
+// UDP socket it can serve (then a packetConnServer serves it).
 func newUDPServer(s *Server, pc net.PacketConn) *udpServer {
 	conn, ok := pc.(*net.UDPConn)
 	if !ok {
@@ -216,17 +216,22 @@ func (r *udpReader) read() (int, error) {
 // through the chain otherwise.
 func (r *udpReader) answer(n int) {
 	start := time.Now()
-	out := 0
+	out, answered := 0, 0
+	s := r.u.s.current()
 	for i := range n {
 		q := r.bufs[i][:r.in[i].Len]
 		client := r.client(i)
-		reply, a, ok := r.u.s.answerPacket(&r.packets, q, client.Addr().Unmap(), r.replies[i])
+		reply, a, ok := s.answerPacket(&r.packets, q, client.Addr().Unmap(), r.replies[i])
 		if !ok {
 			r.handOver(i, q, client)
 			continue
 		}
 		r.replies[i] = reply[:0] // keep what it grew to
-		r.answered[out] = a
+		r.answered[answered] = a
+		answered++
+		if len(reply) == 0 {
+			continue // held back by a limit (rrl): observed, not sent
+		}
 		r.outIov[out].Base = &reply[0]
 		r.outIov[out].SetLen(len(reply))
 		h := &r.out[out].Hdr
@@ -238,14 +243,16 @@ func (r *udpReader) answer(n int) {
 		}
 		out++
 	}
-	if out == 0 {
+	if answered == 0 {
 		return
 	}
 	took := time.Since(start)
-	for _, a := range r.answered[:out] {
-		r.u.s.observePacket(a, took)
+	for _, a := range r.answered[:answered] {
+		s.observePacket(a, took)
 	}
-	r.write(out)
+	if out > 0 {
+		r.write(out)
+	}
 }
 
 // write writes the first n replies; one that cannot be sent is dropped, as
@@ -357,7 +364,7 @@ func (r *udpReader) handOver(i int, q []byte, client netip.AddrPort) {
 		w.control = append([]byte(nil), control...)
 	}
 	q = append([]byte(nil), q...)
-	r.u.handlers.Go(func() { r.u.s.serveDatagram(q, w) })
+	r.u.handlers.Go(func() { r.u.s.serveWire(q, w) })
 }
 
 // udpWriter is the dns.ResponseWriter of a query the chain answers.

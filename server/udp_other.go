@@ -8,7 +8,7 @@ import (
 )
 
 // udpServer is the batched UDP server, which needs Linux's recvmmsg and
-// sendmmsg; elsewhere miekg/dns serves UDP.
+// sendmmsg; elsewhere a packetConnServer serves UDP.
 type udpServer struct{}
 
 func newUDPServer(*Server, net.PacketConn) *udpServer { return nil }

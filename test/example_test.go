@@ -103,7 +103,17 @@ func TestExampleWithDig(t *testing.T) {
 		}
 	}
 
-	out := dig(t, port, "nope.tp.internal")
+	// The README's signed query: the reply is signed too, and dig
+	// verifies it (it would warn "TSIG verify failed" otherwise).
+	out := dig(t, port, "-y", "hmac-sha256:app-finance:jvGVMhy/aiN9ZXj/TIBgm/B3WJ5WG5Bo4rcKrZs2ndM=", "oracle.finance.tp.internal", "TXT")
+	assert.Contains(t, out, `"DB_PASSWORD=s3cret"`)
+	assert.Regexp(t, `(?m)^app-finance\.\s+0\s+ANY\s+TSIG\s+hmac-sha256\. \d+ 300 32 \S+ \d+ NOERROR 0\s*$`, out)
+	assert.NotContains(t, out, "verify")
+	out = dig(t, port, "-y", "hmac-sha256:app-finance:Tm90IHRoZSBzZWNyZXQgYXQgYWxsLCAzMiBieXRlcyE=", "oracle.finance.tp.internal", "TXT")
+	assert.Contains(t, out, "status: NOTAUTH")
+	assert.Contains(t, out, "BADSIG")
+
+	out = dig(t, port, "nope.tp.internal")
 	assert.Contains(t, out, "status: NXDOMAIN")
 	assert.Contains(t, out, "flags: qr aa rd;")
 	// The HTTP side of the example: health, readiness (no checks in the

@@ -17,7 +17,10 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/prometheus"
 	_ "github.com/tpdns/tpdns/plugin/ready"
 	_ "github.com/tpdns/tpdns/plugin/reload"
+	_ "github.com/tpdns/tpdns/plugin/rrl"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
+	_ "github.com/tpdns/tpdns/plugin/timeouts"
+	_ "github.com/tpdns/tpdns/plugin/tsig"
 	_ "github.com/tpdns/tpdns/plugin/whoami"
 	_ "github.com/tpdns/tpdns/test/testplugins"
 )

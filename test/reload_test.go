@@ -119,3 +119,52 @@ func TestReloadBySIGUSR1(t *testing.T) {
 	p.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, p.Wait(t), p.Output.String())
 }
+
+// TestReloadAnswersNeverGoBack: a reload shares the sockets, and the
+// replaced configuration's readers run until it stops; what they still read
+// is answered by the new configuration, so that once a client got a new
+// answer it never gets an old one again, over UDP or TCP.
+func TestReloadAnswersNeverGoBack(t *testing.T) {
+	port := FreePort(t)
+	addr := "127.0.0.1:" + port
+	corefile := func(gen int) string {
+		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n testanswer g%03d\n}\n", port, gen)
+	}
+	inst := Start(t, corefile(0))
+	var (
+		mu   sync.Mutex
+		seen []string // the answers, in the order they were received
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, proto := range []string{"udp", "tcp"} {
+		wg.Go(func() {
+			c := &dns.Client{Net: proto, Timeout: time.Second}
+			var last string
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, _, err := c.Exchange(Query("x.example.", dns.TypeTXT, 0), addr)
+				if err != nil || len(r.Answer) == 0 {
+					continue
+				}
+				got := txt(r)[0]
+				if got < last {
+					mu.Lock()
+					seen = append(seen, fmt.Sprintf("%s: %s after %s", proto, got, last))
+					mu.Unlock()
+				}
+				last = got
+			}
+		})
+	}
+	for gen := 1; gen <= 30; gen++ {
+		require.NoError(t, inst.Reload(corefile(gen)))
+	}
+	close(stop)
+	wg.Wait()
+	assert.Empty(t, seen, "an older configuration answered after a newer one")
+}

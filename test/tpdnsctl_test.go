@@ -1,7 +1,10 @@
 package test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,4 +98,143 @@ func TestTpdnsctlAgainstARunningServer(t *testing.T) {
 	code, _, stderr = r.ctl(t, "services", "get", "billing")
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "tpdnsctl: no service billing (field name)\n", stderr)
+}
+
+// TestTpdnsctlConditionalWritesAndTokens: create, apply --if-match and
+// delete --if-match against a running server, and a token of the tokens
+// file refused outside its scope.
+func TestTpdnsctlConditionalWritesAndTokens(t *testing.T) {
+	r := newRegistrar(t)
+	sum := sha256.Sum256([]byte("ci-t0ken"))
+	require.NoError(t, os.WriteFile(filepath.Join(r.dir, "tokens.yaml"), []byte(
+		"tokens:\n  - {name: ci-finance, sha256: "+hex.EncodeToString(sum[:])+", role: write, services: [\"finance.*\"]}\n"), 0o600))
+	conf := fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  store bolt tpdns.db\n  api %s {\n   tokens tokens.yaml\n  }\n }\n}\n", strings.TrimPrefix(r.dns, "127.0.0.1:"), r.api)
+	require.NoError(t, os.WriteFile(r.corefile, []byte(conf), 0o644))
+	r.start(t)
+	file := func(name, addr string) string {
+		path := filepath.Join(r.dir, name+".yaml")
+		require.NoError(t, os.WriteFile(path, []byte("services:\n  - name: "+name+"\n    endpoints: ["+addr+"]\n"), 0o644))
+		return path
+	}
+	etag := func(name string) string {
+		code, out, stderr := r.ctl(t, "services", "get", name)
+		require.Equal(t, 0, code, stderr)
+		m := regexp.MustCompile(`(?m)^ETag:\s+("[0-9]+")$`).FindStringSubmatch(out)
+		require.NotNil(t, m, out)
+		return m[1]
+	}
+
+	code, out, stderr := r.ctl(t, "services", "create", "-f", file("billing", "192.0.2.50"))
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "service billing created\n", out)
+	code, out, stderr = r.ctl(t, "services", "create", "-f", file("billing", "192.0.2.51"))
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "", out)
+	assert.Equal(t, "tpdnsctl: service billing exists already; services apply replaces it\n", stderr)
+	assert.Equal(t, map[string]bool{"192.0.2.50": true}, r.addresses(t, "billing.tp.internal.", dns.TypeA))
+
+	read := etag("billing")
+	code, out, stderr = r.ctl(t, "services", "apply", "-f", file("billing", "192.0.2.52"), "--if-match", read)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "service billing configured\n", out)
+	now := etag("billing")
+	assert.NotEqual(t, read, now)
+	code, _, stderr = r.ctl(t, "services", "apply", "-f", file("billing", "192.0.2.53"), "--if-match", read)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: service billing changed since you read it: it is at ETag "+now+", not "+read+"; get it again, then retry\n", stderr)
+	assert.Equal(t, map[string]bool{"192.0.2.52": true}, r.addresses(t, "billing.tp.internal.", dns.TypeA))
+	code, _, stderr = r.ctl(t, "services", "delete", "billing", "--if-match", read)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "changed since you read it")
+	code, out, stderr = r.ctl(t, "services", "delete", "billing", "--if-match", strings.Trim(now, `"`))
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "service billing deleted\n", out)
+
+	// A token of the tokens file: in its scope, and out of it.
+	admin := r.token
+	r.token = "ci-t0ken"
+	defer func() { r.token = admin }()
+	code, out, stderr = r.ctl(t, "services", "apply", "-f", file("finance.ledger", "192.0.2.60"))
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "service finance.ledger created\n", out)
+	code, _, stderr = r.ctl(t, "services", "apply", "-f", file("payroll", "192.0.2.61"))
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: service payroll: token ci-finance may not write service payroll\n", stderr)
+	code, out, _ = r.ctl(t, "services", "list")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "NAME            ORIGIN  ENDPOINTS  PORTS  TTL\nfinance.ledger  store   1/1        -      -\n", out)
+	r.token = "wrong"
+	code, _, stderr = r.ctl(t, "services", "list")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: a valid bearer token is required (Authorization: Bearer TOKEN); check --token-file or TPDNS_TOKEN\n", stderr)
+}
+
+// TestTpdnsctlEnv: env prints what DNS gives a workload, as export lines a
+// shell reads back exactly; the secrets only with a key the service lists
+// in secrets_keys, whose reply is signed.
+func TestTpdnsctlEnv(t *testing.T) {
+	const secret = "jvGVMhy/aiN9ZXj/TIBgm/B3WJ5WG5Bo4rcKrZs2ndM="
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(`services:
+  - name: oracle.finance
+    ports: [{name: db, port: 1521}]
+    endpoints: [192.0.2.10]
+    connection: {DB_NAME: orcl, NOTE: "it's a \"quoted\" \\ value"}
+    secrets: {DB_PASSWORD: "s3cret'; rm -rf /"}
+    secrets_keys: [app-finance]
+`), 0o644))
+	keyFile := func(name, s string) string {
+		p := filepath.Join(dir, name+".key")
+		require.NoError(t, os.WriteFile(p, []byte("key \""+name+"\" {\n\talgorithm hmac-sha256;\n\tsecret \""+s+"\";\n};\n"), 0o600))
+		return p
+	}
+	port := FreePort(t)
+	RunBinary(t, tpdnsBinary, "tp.internal:"+port+" {\n bind 127.0.0.1\n tsig {\n  secret app-finance. "+secret+"\n }\n thirdparty {\n  services "+
+		filepath.Join(dir, "services.yaml")+"\n }\n}\n", "127.0.0.1:"+port)
+
+	env := func(args ...string) (int, string, string) {
+		cmd := exec.Command(tpdnsctlBinary, append([]string{"env", "--dns", "127.0.0.1:" + port}, args...)...)
+		cmd.Env = append(os.Environ(), "TPDNS_TOKEN=", "TPDNS_ZONE=tp.internal")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	public := "export DB_HOST='oracle.finance.tp.internal'\n" +
+		"export DB_NAME='orcl'\n" +
+		"export DB_PORT='1521'\n" +
+		`export NOTE='it'\''s a "quoted" \ value'` + "\n"
+	code, out, stderr := env("oracle.finance")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, public, out)
+
+	code, out, stderr = env("oracle.finance", "--tsig-key", keyFile("app-finance", secret))
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "export DB_HOST='oracle.finance.tp.internal'\n"+
+		"export DB_NAME='orcl'\n"+
+		`export DB_PASSWORD='s3cret'\''; rm -rf /'`+"\n"+
+		"export DB_PORT='1521'\n"+
+		`export NOTE='it'\''s a "quoted" \ value'`+"\n", out)
+
+	// A shell reads the values back exactly.
+	sh := exec.Command("sh", "-c", out+`printf '%s|%s' "$NOTE" "$DB_PASSWORD"`)
+	got, err := sh.Output()
+	require.NoError(t, err)
+	assert.Equal(t, `it's a "quoted" \ value|s3cret'; rm -rf /`, string(got))
+
+	code, _, stderr = env("oracle.finance", "--tsig-key", keyFile("app-finance", "Tm90IHRoZSBzZWNyZXQgYXQgYWxsLCAzMiBieXRlcyE="))
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: oracle.finance.tp.internal.: the server refused the key: BADSIG\n", stderr)
+	code, _, stderr = env("oracle.finance", "--tsig-key", keyFile("nobody", secret))
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: oracle.finance.tp.internal.: the server refused the key: BADKEY\n", stderr)
+	code, _, stderr = env("nope.finance")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: nope.finance.tp.internal.: no such service (NXDOMAIN)\n", stderr)
+	code, out, _ = env("oracle.finance.tp.internal.", "-o", "json")
+	assert.Equal(t, 0, code)
+	assert.JSONEq(t, `{"DB_HOST":"oracle.finance.tp.internal","DB_NAME":"orcl","DB_PORT":"1521","NOTE":"it's a \"quoted\" \\ value"}`, out)
 }

@@ -33,7 +33,10 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/prometheus"
 	_ "github.com/tpdns/tpdns/plugin/ready"
 	_ "github.com/tpdns/tpdns/plugin/reload"
+	_ "github.com/tpdns/tpdns/plugin/rrl"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
+	_ "github.com/tpdns/tpdns/plugin/timeouts"
+	_ "github.com/tpdns/tpdns/plugin/tsig"
 	_ "github.com/tpdns/tpdns/plugin/whoami"
 )
 

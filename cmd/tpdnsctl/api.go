@@ -38,6 +38,8 @@ type service struct {
 	Allow        []string          `json:"allow"`
 	TTL          *int64            `json:"ttl"`
 	Check        *check            `json:"check"`
+	// ETag is the header of GET: a store service's revision.
+	ETag string `json:"-"`
 }
 
 type port struct {

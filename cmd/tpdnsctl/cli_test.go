@@ -19,11 +19,13 @@ Commands:
   services list                                       list the services, endpoints up/total
   services get NAME                                   show a service and its endpoints
   services apply -f FILE                              create or replace a file's services
+  services create -f FILE                             create a file's services, none of which may exist
   services delete NAME                                delete a service made through the API
   endpoints add SERVICE ADDRESS                       add or change an endpoint
   endpoints remove SERVICE ADDRESS                    remove an endpoint
   endpoints heartbeat SERVICE ADDRESS --ttl DURATION  keep an endpoint alive until interrupted
   health [SERVICE]                                    show the health of the endpoints
+  env SERVICE                                         print a service's connection information as export lines
 Run 'tpdnsctl --help' for the flags.
 `
 
@@ -48,7 +50,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "tpdnsctl: no command given\n" + wantCommandsUsage},
 		{[]string{"bogus"}, "tpdnsctl: unknown command \"bogus\"\n" + wantCommandsUsage},
-		{[]string{"services"}, "tpdnsctl: services needs a subcommand: list, get, apply, delete\n" + wantCommandsUsage},
+		{[]string{"services"}, "tpdnsctl: services needs a subcommand: list, get, apply, create, delete\n" + wantCommandsUsage},
 		{[]string{"endpoints", "list"}, "tpdnsctl: unknown command \"endpoints list\"; endpoints has add, remove, heartbeat\n" + wantCommandsUsage},
 		{[]string{"--bogus", "health"}, "tpdnsctl: unknown flag: --bogus\n" + wantTopUsage},
 		{[]string{"--timeout", "soon", "health"}, "tpdnsctl: invalid argument \"soon\" for \"--timeout\" flag: must be a duration like \"30s\" or \"5m\"\n" + wantTopUsage},
@@ -58,6 +60,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"endpoints", "add", "web.shop"}, "tpdnsctl: endpoints add takes 2 arguments, got 1\n" + cmdUsage("endpoints add")},
 		{[]string{"services", "list", "--ttl", "5s"}, "tpdnsctl: unknown flag: --ttl\n" + cmdUsage("services list")},
 		{[]string{"services", "apply"}, "tpdnsctl: services apply needs --filename\n" + cmdUsage("services apply")},
+		{[]string{"services", "create"}, "tpdnsctl: services create needs --filename\n" + cmdUsage("services create")},
+		{[]string{"services", "create", "-f", "x.yaml", "--if-match", "5"}, "tpdnsctl: unknown flag: --if-match\n" + cmdUsage("services create")},
+		{[]string{"services", "get", "x", "--if-match", "5"}, "tpdnsctl: unknown flag: --if-match\n" + cmdUsage("services get")},
 		{[]string{"endpoints", "heartbeat", "web.shop", "10.0.0.1"}, "tpdnsctl: endpoints heartbeat needs --ttl\n" + cmdUsage("endpoints heartbeat")},
 		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--ttl", "0s"}, "tpdnsctl: --ttl 0s: want a positive duration\n" + cmdUsage("endpoints add")},
 		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--port", "70000"}, "tpdnsctl: invalid argument \"70000\" for \"--port\" flag: must be a non-negative integer\n" + cmdUsage("endpoints add")},
@@ -91,11 +96,13 @@ Commands:
   services list                                       list the services, endpoints up/total
   services get NAME                                   show a service and its endpoints
   services apply -f FILE                              create or replace a file's services
+  services create -f FILE                             create a file's services, none of which may exist
   services delete NAME                                delete a service made through the API
   endpoints add SERVICE ADDRESS                       add or change an endpoint
   endpoints remove SERVICE ADDRESS                    remove an endpoint
   endpoints heartbeat SERVICE ADDRESS --ttl DURATION  keep an endpoint alive until interrupted
   health [SERVICE]                                    show the health of the endpoints
+  env SERVICE                                         print a service's connection information as export lines
 
 Flags:
       --server URL          the tpdns API at URL (env TPDNS_SERVER) (default "http://127.0.0.1:8053")
@@ -107,6 +114,8 @@ Flags:
 Environment:
   TPDNS_SERVER  the server, when --server is not given
   TPDNS_TOKEN   the bearer token, when --token-file is not given
+  TPDNS_DNS     the DNS server env asks, when --dns is not given
+  TPDNS_ZONE    the zone of env's service names, when --zone is not given
   NO_COLOR      when set and not empty, health states are never coloured
 
 Run 'tpdnsctl COMMAND --help' for the flags of a command.
@@ -137,6 +146,8 @@ Global flags:
 Environment:
   TPDNS_SERVER  the server, when --server is not given
   TPDNS_TOKEN   the bearer token, when --token-file is not given
+  TPDNS_DNS     the DNS server env asks, when --dns is not given
+  TPDNS_ZONE    the zone of env's service names, when --zone is not given
   NO_COLOR      when set and not empty, health states are never coloured
 `
 	get := `Usage: tpdnsctl services get NAME [flags]
@@ -153,6 +164,8 @@ Global flags:
 Environment:
   TPDNS_SERVER  the server, when --server is not given
   TPDNS_TOKEN   the bearer token, when --token-file is not given
+  TPDNS_DNS     the DNS server env asks, when --dns is not given
+  TPDNS_ZONE    the zone of env's service names, when --zone is not given
   NO_COLOR      when set and not empty, health states are never coloured
 `
 	for _, tc := range []struct {

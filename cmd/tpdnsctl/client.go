@@ -66,15 +66,25 @@ func readToken(file string, getenv func(string) string) (string, error) {
 // do sends a request, with body as JSON unless it is nil, and returns the
 // status and body of a 2xx reply. Any other status is an *apiError.
 func (c *client) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	status, data, _, err := c.send(ctx, method, path, body)
+	return status, data, err
+}
+
+// send is do with more request headers (name, value, ...), returning the
+// reply's headers too.
+func (c *client) send(ctx context.Context, method, path string, body []byte, header ...string) (int, []byte, http.Header, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "tpdnsctl")
 	if body != nil {
@@ -82,17 +92,19 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (int,
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err // a *url.Error, which names the method and URL
+		return 0, nil, nil, err // a *url.Error, which names the method and URL
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: read reply: %w", method, req.URL, err)
+		return 0, nil, nil, fmt.Errorf("%s %s: read reply: %w", method, req.URL, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, nil, newAPIError(resp.StatusCode, data)
+		e := newAPIError(resp.StatusCode, data)
+		e.etag = resp.Header.Get("ETag")
+		return resp.StatusCode, nil, resp.Header, e
 	}
-	return resp.StatusCode, data, nil
+	return resp.StatusCode, data, resp.Header, nil
 }
 
 // get sends a GET and returns the reply's body.
@@ -116,6 +128,9 @@ type apiError struct {
 	Message string       `json:"error"`
 	Field   string       `json:"field"`
 	Errors  []fieldError `json:"errors"` // when the server found several
+
+	status int
+	etag   string // the service's, with a 412
 }
 
 // fieldError is one of several errors in a request.
@@ -134,6 +149,10 @@ func newAPIError(status int, body []byte) *apiError {
 		// Not the API's own error, such as a proxy's page.
 		e.Message = fmt.Sprintf("server replied %d %s", status, http.StatusText(status))
 	}
+	if status == http.StatusUnauthorized {
+		e.Message += "; check --token-file or TPDNS_TOKEN"
+	}
+	e.status = status
 	return e
 }
 

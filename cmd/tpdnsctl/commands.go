@@ -17,6 +17,7 @@ type command struct {
 	minArgs, maxArgs int
 	flags            flagGroup // its own flags; nil for the global ones only
 	required         []string  // flags it cannot run without
+	noAPI            bool      // it does not use the API: no token needed
 	run              func(ctx context.Context, c *call) error
 }
 
@@ -42,13 +43,25 @@ func commands() []*command {
 		synopsis: "-f FILE",
 		summary:  "create or replace a file's services",
 		details: "FILE is a registry file (YAML). It is checked whole first: with any error in it\n" +
-			"nothing is sent. Then each service is PUT in file order; the first refusal stops.\n",
+			"nothing is sent. Then each service is PUT in file order; the first refusal stops.\n" +
+			"With --if-match, FILE holds one service, and it is replaced only if it is still at\n" +
+			"ETAG: no one changed it since you read it.\n",
 		flags: applyFlags, required: []string{"filename"},
 		run: servicesApply,
+	}, {
+		words:    []string{"services", "create"},
+		synopsis: "-f FILE",
+		summary:  "create a file's services, none of which may exist",
+		details: "As apply, but a service that exists already is not replaced: it stops the run\n" +
+			"(the services before it are created).\n",
+		flags: fileFlags, required: []string{"filename"},
+		run: servicesCreate,
 	}, {
 		words:    []string{"services", "delete"},
 		synopsis: "NAME", minArgs: 1, maxArgs: 1,
 		summary: "delete a service made through the API",
+		details: "With --if-match, only if it is still at ETAG: no one changed it since you read it.\n",
+		flags:   ifMatchFlags,
 		run:     servicesDelete,
 	}, {
 		words:    []string{"endpoints", "add"},
@@ -78,6 +91,18 @@ func commands() []*command {
 		details: "Every endpoint of every service, or of SERVICE only. On a terminal the states\n" +
 			"are coloured, unless NO_COLOR is set.\n",
 		run: health,
+	}, {
+		words:    []string{"env"},
+		synopsis: "SERVICE", minArgs: 1, maxArgs: 1,
+		summary: "print a service's connection information as export lines",
+		details: "Asks DNS, as a workload would, for the TXT records of SERVICE.ZONE (a name ending\n" +
+			"in a dot is taken whole) and prints each KEY=value as export KEY='value', for a\n" +
+			"shell or an init container: eval \"$(tpdnsctl env oracle.finance)\". The secrets\n" +
+			"are there only for a client in the service's secrets_allow, or with --tsig-key\n" +
+			"when the service lists that key in secrets_keys; the reply must then be signed\n" +
+			"with the key too. Needs no token.\n",
+		flags: envFlags, noAPI: true,
+		run: env,
 	}}
 }
 

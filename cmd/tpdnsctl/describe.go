@@ -15,6 +15,9 @@ func describe(w io.Writer, s service, now time.Time, color bool) error {
 	f := table{}
 	f.add("Name:", s.Name)
 	f.add("Origin:", cell(s.Origin))
+	if s.ETag != "" {
+		f.add("ETag:", s.ETag)
+	}
 	if s.Conflict != "" {
 		f.add("Conflict:", cell(s.Conflict)+" (not served)")
 	}

@@ -24,6 +24,8 @@ type recorded struct {
 	Path   string // escaped, as sent
 	Auth   string
 	Body   string
+	// The preconditions sent, if any.
+	IfMatch, IfNoneMatch string
 }
 
 // reply is a canned answer of the fake API.
@@ -39,20 +41,27 @@ type fakeAPI struct {
 	*httptest.Server
 	mu       sync.Mutex
 	requests []recorded
+	// etags are the ETag headers of the replies, by route.
+	etags map[string]string
 }
 
 func newFakeAPI(t *testing.T, replies map[string][]reply) *fakeAPI {
 	t.Helper()
-	f := &fakeAPI{}
+	f := &fakeAPI{etags: map[string]string{}}
 	seen := map[string]int{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		route := r.Method + " " + r.URL.EscapedPath()
 		f.mu.Lock()
-		f.requests = append(f.requests, recorded{r.Method, r.URL.EscapedPath(), r.Header.Get("Authorization"), string(body)})
+		f.requests = append(f.requests, recorded{r.Method, r.URL.EscapedPath(), r.Header.Get("Authorization"), string(body),
+			r.Header.Get("If-Match"), r.Header.Get("If-None-Match")})
 		rs, n := replies[route], seen[route]
 		seen[route]++
+		etag := f.etags[route]
 		f.mu.Unlock()
+		if etag != "" {
+			w.Header().Set("ETag", etag)
+		}
 		if len(rs) == 0 {
 			w.WriteHeader(http.StatusTeapot)
 			fmt.Fprintf(w, `{"error": "fake: no reply for %s"}`, route)

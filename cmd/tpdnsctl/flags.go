@@ -29,8 +29,12 @@ type options struct {
 	timeout   time.Duration
 	help      bool
 
-	file     string          // services apply
+	file     string          // services apply and create
+	ifMatch  string          // services apply and delete
 	endpoint endpointOptions // endpoints add and heartbeat
+	dns      string          // env
+	zone     string
+	tsigKey  string
 }
 
 // endpointOptions are the optional fields of an endpoint PUT. Only those
@@ -71,9 +75,20 @@ func globalFlags(fs *pflag.FlagSet, o *options) {
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 }
 
+// fileFlags are the flags of services create.
+func fileFlags(fs *pflag.FlagSet, o *options) {
+	fs.StringVarP(&o.file, "filename", "f", "", "the registry `FILE` (YAML) to apply")
+}
+
 // applyFlags are the flags of services apply.
 func applyFlags(fs *pflag.FlagSet, o *options) {
-	fs.StringVarP(&o.file, "filename", "f", "", "the registry `FILE` (YAML) to apply")
+	fileFlags(fs, o)
+	ifMatchFlags(fs, o)
+}
+
+// ifMatchFlags are the flags of a conditional write of a service.
+func ifMatchFlags(fs *pflag.FlagSet, o *options) {
+	fs.StringVar(&o.ifMatch, "if-match", "", "only if the service is still at `ETAG`, as services get shows it")
 }
 
 // endpointFlags are the flags of endpoints add and heartbeat.
@@ -85,4 +100,11 @@ func endpointFlags(fs *pflag.FlagSet, o *options) {
 	fs.Uint16Var(&e.weight, "weight", 0, "SRV weight `N`")
 	fs.BoolVar(&e.disabled, "disabled", false, "take the endpoint out of DNS (--disabled=false puts it back)")
 	fs.DurationVar(&e.ttl, "ttl", 0, "expire the endpoint unless renewed within `DURATION` (whole seconds, rounded up)")
+}
+
+// envFlags are the flags of env.
+func envFlags(fs *pflag.FlagSet, o *options) {
+	fs.StringVar(&o.dns, "dns", "", "ask the DNS server at `ADDRESS` (env TPDNS_DNS; default the first of /etc/resolv.conf)")
+	fs.StringVar(&o.zone, "zone", defaultZone, "the `ZONE` of the service's name (env TPDNS_ZONE)")
+	fs.StringVar(&o.tsigKey, "tsig-key", "", "sign the query with the TSIG key in `FILE` (named.conf form, as tsig-keygen writes)")
 }

@@ -51,7 +51,7 @@ func TestHeartbeat(t *testing.T) {
 	require.GreaterOrEqual(t, len(sent), 3)
 	for _, r := range sent {
 		// Every renewal the same; and no DELETE at the end.
-		assert.Equal(t, recorded{http.MethodPut, path, "Bearer " + testToken, `{"weight":2,"ttl":1}`}, r)
+		assert.Equal(t, recorded{Method: http.MethodPut, Path: path, Auth: "Bearer " + testToken, Body: `{"weight":2,"ttl":1}`}, r)
 	}
 }
 

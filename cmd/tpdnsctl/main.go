@@ -63,9 +63,12 @@ func (a app) run(ctx context.Context, args []string) int {
 		fmt.Fprint(a.stdout, inv.help())
 		return exitOK
 	}
-	c, err := newClient(inv, a.getenv)
-	if err != nil {
-		return a.fail(err)
+	var c *client
+	if !inv.cmd.noAPI {
+		var err error
+		if c, err = newClient(inv, a.getenv); err != nil {
+			return a.fail(err)
+		}
 	}
 	if err := inv.cmd.run(ctx, &call{app: a, invocation: inv, client: c}); err != nil {
 		return a.fail(err)

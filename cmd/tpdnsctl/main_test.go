@@ -164,7 +164,7 @@ Endpoints:      1/1 up
 		name:    "401",
 		args:    []string{"health"},
 		replies: map[string][]reply{"GET /v1/services": {{401, `{"error": "bad bearer token"}`}}},
-		want:    result{1, "", "tpdnsctl: bad bearer token\n"},
+		want:    result{1, "", "tpdnsctl: bad bearer token; check --token-file or TPDNS_TOKEN\n"},
 		sent:    []recorded{get("/v1/services")},
 	}, {
 		name:    "an error that is not the API's",

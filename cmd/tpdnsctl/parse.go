@@ -33,7 +33,7 @@ func parse(args []string) (*invocation, error) {
 	// with every flag known, then the line is parsed again with the
 	// command's flags only, to refuse the others.
 	var scratch options
-	all := newFlagSet(&scratch, globalFlags, applyFlags, endpointFlags)
+	all := newFlagSet(&scratch, globalFlags, applyFlags, endpointFlags, envFlags)
 	if err := all.Parse(args); err != nil {
 		// The words before the bad flag may name the command already.
 		if cmd, lerr := lookup(all.Args()); lerr == nil {

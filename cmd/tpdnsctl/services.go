@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/tpdns/tpdns/config"
 )
@@ -45,9 +47,9 @@ func servicesList(ctx context.Context, c *call) error {
 	return nil
 }
 
-// servicesGet shows one service.
+// servicesGet shows one service, with its ETag (a store service's).
 func servicesGet(ctx context.Context, c *call) error {
-	raw, err := c.client.get(ctx, servicePath(c.args[0]))
+	_, raw, header, err := c.client.send(ctx, http.MethodGet, servicePath(c.args[0]), nil)
 	if err != nil {
 		return err
 	}
@@ -58,11 +60,35 @@ func servicesGet(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	s.ETag = header.Get("ETag")
 	return describe(c.stdout, s, c.now(), c.color)
 }
 
-// servicesApply puts every service of a registry file, in file order.
+// entityTag is an ETag as given to --if-match: as services get shows it
+// ("5", quotes and all), or without its quotes (5), which a shell eats.
+func entityTag(s string) string {
+	if strings.HasPrefix(s, `"`) || strings.HasPrefix(s, `W/"`) {
+		return s
+	}
+	return `"` + s + `"`
+}
+
+// servicesApply puts every service of a registry file, in file order:
+// each is created or replaced, or with --if-match replaced only at that
+// revision.
 func servicesApply(ctx context.Context, c *call) error {
+	return putFile(ctx, c, false)
+}
+
+// servicesCreate puts every service of a registry file, in file order,
+// each only if it does not exist.
+func servicesCreate(ctx context.Context, c *call) error {
+	return putFile(ctx, c, true)
+}
+
+// putFile puts the services of the registry file, creating them only
+// when create is set.
+func putFile(ctx context.Context, c *call, create bool) error {
 	file := c.opts.file
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -78,13 +104,26 @@ func servicesApply(ctx context.Context, c *call) error {
 	if len(services) == 0 {
 		return fmt.Errorf("%s: no services to apply", file)
 	}
+	var header []string
+	switch {
+	case create:
+		header = []string{"If-None-Match", "*"}
+	case c.flags.Changed("if-match"):
+		if len(services) != 1 {
+			return fmt.Errorf("--if-match is the ETag of one service, and %s has %d", file, len(services))
+		}
+		header = []string{"If-Match", entityTag(c.opts.ifMatch)}
+	}
 	for _, s := range services {
 		body, err := config.EncodeJSON(s)
 		if err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
-		status, raw, err := c.client.do(ctx, http.MethodPut, servicePath(s.Name), body)
+		status, raw, _, err := c.client.send(ctx, http.MethodPut, servicePath(s.Name), body, header...)
 		if err != nil {
+			if pe := refused(err, s.Name, create, header); pe != nil {
+				return pe
+			}
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
 		verb := "configured"
@@ -98,12 +137,37 @@ func servicesApply(ctx context.Context, c *call) error {
 	return nil
 }
 
-// servicesDelete deletes one service.
+// servicesDelete deletes one service, with --if-match only at that
+// revision.
 func servicesDelete(ctx context.Context, c *call) error {
 	name := c.args[0]
-	_, raw, err := c.client.do(ctx, http.MethodDelete, servicePath(name), nil)
+	var header []string
+	if c.flags.Changed("if-match") {
+		header = []string{"If-Match", entityTag(c.opts.ifMatch)}
+	}
+	_, raw, _, err := c.client.send(ctx, http.MethodDelete, servicePath(name), nil, header...)
 	if err != nil {
+		if pe := refused(err, name, false, header); pe != nil {
+			return pe
+		}
 		return err
 	}
 	return c.report(raw, "service "+name+" deleted")
+}
+
+// refused words a failed precondition (412) of a write to the service
+// name that sent header: the service exists (create), or it is no longer
+// at the ETag given. It returns nil for other errors.
+func refused(err error, name string, create bool, header []string) error {
+	var e *apiError
+	if !errors.As(err, &e) || e.status != http.StatusPreconditionFailed {
+		return nil
+	}
+	switch {
+	case create:
+		return fmt.Errorf("service %s exists already; services apply replaces it", name)
+	case e.etag == "":
+		return fmt.Errorf("service %s does not exist (--if-match %s)", name, header[1])
+	}
+	return fmt.Errorf("service %s changed since you read it: it is at ETag %s, not %s; get it again, then retry", name, e.etag, header[1])
 }

@@ -8,6 +8,8 @@ import (
 const environment = `Environment:
   TPDNS_SERVER  the server, when --server is not given
   TPDNS_TOKEN   the bearer token, when --token-file is not given
+  TPDNS_DNS     the DNS server env asks, when --dns is not given
+  TPDNS_ZONE    the zone of env's service names, when --zone is not given
   NO_COLOR      when set and not empty, health states are never coloured
 `
 

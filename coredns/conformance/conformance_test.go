@@ -500,3 +500,66 @@ func TestBracketedIPv6KeyRefused(t *testing.T) {
 		assert.Contains(t, p.Output.String(), fmt.Sprintf(keys[name], port, path)+why, name)
 	}
 }
+
+// TestTSIGSecretsKeys: a query signed with a key of secrets_keys gets the
+// secrets in both builds (tpdns's tsig and CoreDNS's own), whatever cache
+// is in the block; an unsigned one does not; a bad signature gets NOTAUTH
+// with BADSIG and no data (SPEC sections 2 and 3).
+func TestTSIGSecretsKeys(t *testing.T) {
+	const secret = "jvGVMhy/aiN9ZXj/TIBgm/B3WJ5WG5Bo4rcKrZs2ndM="
+	const wrong = "Tm90IHRoZSBzZWNyZXQgYXQgYWxsLCAzMiBieXRlcyE="
+	const registry = `services:
+  - name: vault
+    connection: {DB_USER: app}
+    secrets: {DB_PASSWORD: s3cret}
+    secrets_keys: [app-finance]
+`
+	const corefile = `tp.internal:PORT {
+    bind 127.0.0.1
+    tsig {
+        secret app-finance. ` + secret + `
+    }
+    cache
+    thirdparty {
+        services services.yaml
+        reload 0
+    }
+}
+`
+	for _, name := range []string{"tpdns", "coredns"} {
+		addr, _ := start(t, name, registry, corefile)
+		for _, proto := range []string{"udp", "tcp"} {
+			ask := func(key string) (*dns.Msg, []string) {
+				q := test.Query("vault.tp.internal.", dns.TypeTXT, 1232)
+				c := &dns.Client{Net: proto, Timeout: 2 * time.Second}
+				if key != "" {
+					q.SetTsig("app-finance.", dns.HmacSHA256, 300, time.Now().Unix())
+					c.TsigSecret = map[string]string{"app-finance.": key}
+				}
+				m, _, err := c.Exchange(q, addr)
+				if key == secret {
+					require.NoError(t, err, "%s over %s: the reply verifies", name, proto)
+				}
+				require.NotNil(t, m, "%s over %s: %v", name, proto, err)
+				var strs []string
+				for _, rr := range m.Answer {
+					strs = append(strs, rr.(*dns.TXT).Txt...)
+				}
+				return m, strs
+			}
+			for range 2 { // the second time, a cache would answer
+				_, strs := ask("")
+				assert.Equal(t, []string{"DB_USER=app"}, strs, "%s over %s: unsigned", name, proto)
+				m, strs := ask(secret)
+				assert.Equal(t, []string{"DB_PASSWORD=s3cret", "DB_USER=app"}, strs, "%s over %s: signed", name, proto)
+				assert.NotNil(t, m.IsTsig(), "%s over %s: the reply is signed", name, proto)
+			}
+			m, strs := ask(wrong)
+			assert.Equal(t, dns.RcodeNotAuth, m.Rcode, "%s over %s: bad signature", name, proto)
+			assert.Empty(t, strs)
+			if assert.NotNil(t, m.IsTsig(), "%s over %s", name, proto) {
+				assert.Equal(t, uint16(dns.RcodeBadSig), m.IsTsig().Error, "%s over %s", name, proto)
+			}
+		}
+	}
+}

@@ -33,7 +33,7 @@ var actions = map[string]action{"allow": actionAllow, "block": actionBlock, "fil
 func parse(c *caddy.Controller) ([]rule, error) {
 	var rules []rule
 	for c.Next() {
-		zones, err := zonesOf(c.RemainingArgs(), c.ServerBlockKeys)
+		zones, err := plugin.ZonesOf(c.RemainingArgs(), c.ServerBlockKeys)
 		if err != nil {
 			return nil, c.Err(err.Error())
 		}
@@ -140,34 +140,4 @@ func parseSource(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap().WithZone("")
 	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// zonesOf normalizes the zones given, or else those of the server block's
-// keys; with neither (a test controller) it is the root.
-func zonesOf(args, keys []string) ([]string, error) {
-	var zones []string
-	for _, z := range args {
-		zs, err := plugin.NormalizeZone(z)
-		if err != nil {
-			return nil, err
-		}
-		zones = append(zones, zs...)
-	}
-	if len(args) > 0 {
-		return zones, nil
-	}
-	for _, k := range keys {
-		// The port does not matter here; any valid one will do.
-		addrs, err := plugin.ParseKey(k, "53")
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range addrs {
-			zones = append(zones, a.Zone)
-		}
-	}
-	if len(zones) == 0 {
-		zones = []string{"."}
-	}
-	return zones, nil
 }

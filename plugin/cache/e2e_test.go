@@ -48,7 +48,7 @@ func TestEndToEnd(t *testing.T) {
 		assert.LessOrEqual(t, m.Answer[0].Header().Ttl, uint32(60))
 		assert.GreaterOrEqual(t, m.Answer[0].Header().Ttl, uint32(55))
 	}
-	withDO := test.Query("db.example.org.", dns.TypeTXT, 1232)
+	withDO := test.Query("db.example.org.", dns.TypeTXT, 0)
 	withDO.SetEdns0(1232, true)
 	test.Exchange(t, "udp", addr, withDO) // another key: a miss
 

@@ -7,9 +7,9 @@ package forward
 import (
 	"context"
 	"fmt"
+	"log"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +26,13 @@ const (
 	defaultHCInterval = 500 * time.Millisecond
 	defaultHCName     = "."
 	maxUpstreams      = 15
+
+	// defaultMaxConcurrent bounds the queries in flight, and with them the
+	// sockets and goroutines forwarding holds: CoreDNS sets no limit by
+	// default, which lets a dead upstream pile up every query for tryTimeout.
+	defaultMaxConcurrent = 1000
+	// rejectLogEvery is how often, at most, refused queries are logged.
+	rejectLogEvery = 10 * time.Second
 
 	// tryTimeout bounds one exchange with one upstream (a UDP try and its
 	// TCP retry share it); queryTimeout bounds a query, every upstream
@@ -59,6 +66,8 @@ func defaultOptions() options {
 		maxFails:   defaultMaxFails,
 		hcInterval: defaultHCInterval,
 		hcName:     defaultHCName,
+
+		maxConcurrent: defaultMaxConcurrent,
 	}
 }
 
@@ -86,27 +95,32 @@ type Forward struct {
 // group is one forward directive at work: its upstreams and the state that
 // all the queries it forwards share.
 type group struct {
-	opts     options
-	network  string
-	proxies  []*proxy
-	errLimit error
+	opts    options
+	network string
+	proxies []*proxy
 
 	robin      atomic.Uint32 // round_robin's position
 	concurrent atomic.Int64  // queries in flight, when max_concurrent is set
+	// rejected counts the queries refused since rejectLogged (Unix
+	// nanoseconds), when they were last logged.
+	rejected     atomic.Int64
+	rejectLogged atomic.Int64
+	// overloaded is set by a refused query, and cleared once the memory
+	// of the overload is handed back (relief.go).
+	overloaded atomic.Bool
 
-	bufs sync.Pool // of *buffers
+	bufs *bufferPools
 
 	life *lifecycle
 }
 
 func newGroup(o options) *group {
 	g := &group{
-		opts:     o,
-		network:  o.network(),
-		errLimit: fmt.Errorf("concurrent queries exceeded maximum %d", o.maxConcurrent),
-		life:     newLifecycle(),
+		opts:    o,
+		network: o.network(),
+		life:    newLifecycle(),
 	}
-	g.bufs.New = newBuffers
+	g.bufs = newBufferPools()
 	check := healthCheck{network: "udp", name: o.hcName, rd: !o.hcNoRec, interval: o.hcInterval, timeout: hcTimeout}
 	if o.forceTCP {
 		check.network = "tcp"
@@ -117,10 +131,14 @@ func newGroup(o options) *group {
 	return g
 }
 
-// start begins closing idle connections as they expire.
+// start begins closing idle connections as they expire and, with
+// max_concurrent, watching for the end of an overload.
 func (g *group) start() {
 	if g.opts.expire > 0 {
 		g.life.spawn(g.sweep)
+	}
+	if g.opts.maxConcurrent > 0 {
+		g.life.spawn(g.relieve)
 	}
 }
 
@@ -159,8 +177,11 @@ func (f *Forward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		n := g.concurrent.Add(1)
 		defer g.concurrent.Add(-1)
 		if n > g.opts.maxConcurrent {
-			maxConcurrentRejects.Inc()
-			return dns.RcodeRefused, plugin.Error(f.Name(), g.errLimit)
+			// The server writes REFUSED. No error goes to the errors
+			// plugin: one line per refused query would turn a flood of
+			// queries into a flood of logs.
+			g.reject()
+			return dns.RcodeRefused, nil
 		}
 	}
 
@@ -190,6 +211,22 @@ func (f *Forward) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	return ret.Rcode, nil
 }
 
+// reject counts a query refused because max_concurrent were in flight,
+// and logs how many were refused, at most once every rejectLogEvery.
+func (g *group) reject() {
+	maxConcurrentRejects.Inc()
+	g.rejected.Add(1)
+	if !g.overloaded.Load() {
+		g.overloaded.Store(true)
+	}
+	now := time.Now().UnixNano()
+	last := g.rejectLogged.Load()
+	if now-last < int64(rejectLogEvery) || !g.rejectLogged.CompareAndSwap(last, now) {
+		return
+	}
+	log.Printf("[WARNING] plugin/forward: %s: max_concurrent %d reached; queries refused since the last warning: %d", g.opts.from, g.opts.maxConcurrent, g.rejected.Swap(0))
+}
+
 // Name implements plugin.Handler.
 func (f *Forward) Name() string { return "forward" }
 
@@ -217,7 +254,7 @@ func (g *group) match(name string) bool {
 // queryTimeout.
 func (g *group) forward(ctx context.Context, r *dns.Msg, network string) (*dns.Msg, error) {
 	deadline := time.Now().Add(queryTimeout)
-	q, err := packQuery(&g.bufs, r)
+	q, err := packQuery(g.bufs, r)
 	if err != nil {
 		return nil, fmt.Errorf("packing the query: %w", err)
 	}

@@ -202,7 +202,12 @@ func TestTruncatedReplyIsAskedOverTCP(t *testing.T) {
 	}
 }
 
+func TestMaxConcurrentDefault(t *testing.T) {
+	assert.EqualValues(t, 1000, defaultOptions().maxConcurrent, "the README says 1000")
+}
+
 func TestMaxConcurrent(t *testing.T) {
+	logs := test.CaptureLog(t)
 	u := startUpstream(t, "u1")
 	u.mode.Store(modeSlow)
 	addr := serve(t, ".", []*fakeUpstream{u}, "max_concurrent 1")
@@ -222,6 +227,13 @@ func TestMaxConcurrent(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Second, "refused at once")
 	assert.Equal(t, rejects+1, testutil.ToFloat64(maxConcurrentRejects))
 	assert.Len(t, u.received(), 1, "the refused query is not forwarded")
+	for range 5 {
+		r = exchange(t, "udp", addr, test.Query("more.example.org.", dns.TypeTXT, 0))
+		assert.Equal(t, dns.RcodeRefused, r.Rcode)
+	}
+	assert.Equal(t, rejects+6, testutil.ToFloat64(maxConcurrentRejects))
+	assert.Equal(t, "[WARNING] plugin/forward: .: max_concurrent 1 reached; queries refused since the last warning: 1\n", logs.String(),
+		"one warning for the first, none for the next within rejectLogEvery, and nothing for the errors plugin")
 
 	u.unblock()
 	r = <-first

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,64 +104,74 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// buffers hold a query packed for the wire and the reply read for it, so
-// that forwarding allocates neither. They are sized for common messages; a
-// larger one gets a buffer of its own.
-type buffers struct {
-	out []byte // TCP length prefix, then the message
-	in  []byte
-}
-
-const (
-	outBufSize = 2 + 1024
-	inBufSize  = 4096 + 1 // the common EDNS0 size, and a byte to see a datagram overflow it
-)
-
-func newBuffers() any {
-	return &buffers{out: make([]byte, outBufSize), in: make([]byte, inBufSize)}
-}
-
-// query is a client's query, packed once for every upstream it goes to.
+// query is a client's query, packed once for every upstream it goes to,
+// and the buffers it holds until it is answered (buffers.go).
 type query struct {
-	b        *buffers
-	out      []byte // the packed query after its TCP length prefix
+	pools    *bufferPools
+	outBuf   *[]byte // the buffer out is in; nil when it has one of its own
+	out      []byte  // the packed query after its TCP length prefix
+	in       *[]byte // the reply's buffer, taken at the first read; nil before
+	inClass  int     // the pool in came from
 	question dns.Question
 	udpSize  int // the largest UDP reply the query asks for
-	pool     *sync.Pool
 }
 
 var errMismatch = errors.New("reply does not match the query")
 
-func packQuery(bufs *sync.Pool, r *dns.Msg) (query, error) {
-	b := bufs.Get().(*buffers)
-	msg, err := r.PackBuffer(b.out[2:])
+func packQuery(pools *bufferPools, r *dns.Msg) (query, error) {
+	q := query{pools: pools, question: r.Question[0], udpSize: dns.MinMsgSize}
+	q.outBuf = pools.out.Get().(*[]byte)
+	b := *q.outBuf
+	msg, err := r.PackBuffer(b[2:])
 	if err != nil {
-		bufs.Put(b)
+		pools.out.Put(q.outBuf)
 		return query{}, err
 	}
-	var out []byte
-	if &msg[0] == &b.out[2] {
-		out = b.out[:2+len(msg)]
+	if &msg[0] == &b[2] {
+		q.out = b[:2+len(msg)]
 	} else { // too large for the buffer: packed in one of its own
-		out = make([]byte, 2+len(msg))
-		copy(out[2:], msg)
+		pools.out.Put(q.outBuf)
+		q.outBuf = nil
+		q.out = make([]byte, 2+len(msg))
+		copy(q.out[2:], msg)
 	}
-	binary.BigEndian.PutUint16(out, uint16(len(msg)))
-	udpSize := dns.MinMsgSize
+	binary.BigEndian.PutUint16(q.out, uint16(len(msg)))
 	if opt := r.IsEdns0(); opt != nil {
-		udpSize = max(udpSize, int(opt.UDPSize()))
+		q.udpSize = max(q.udpSize, int(opt.UDPSize()))
 	}
-	return query{b: b, out: out, question: r.Question[0], udpSize: udpSize, pool: bufs}, nil
+	return q, nil
 }
 
-func (q *query) release() { q.pool.Put(q.b) }
-
-// inBuf returns room for a message of n octets.
-func (q *query) inBuf(n int) []byte {
-	if n <= len(q.b.in) {
-		return q.b.in[:n]
+// release hands the query's buffers back.
+func (q *query) release() {
+	if q.outBuf != nil {
+		q.pools.out.Put(q.outBuf)
+		q.outBuf = nil
 	}
-	return make([]byte, n)
+	q.releaseIn()
+}
+
+func (q *query) releaseIn() {
+	if q.in != nil {
+		q.pools.in[q.inClass].Put(q.in)
+		q.in = nil
+	}
+}
+
+// inBuf returns room for a message of n octets: the buffer the query
+// holds when it is large enough, else one from the smallest pool that
+// fits, else one of its own.
+func (q *query) inBuf(n int) []byte {
+	if q.in != nil && len(*q.in) >= n {
+		return (*q.in)[:n]
+	}
+	class := inClass(n)
+	if class < 0 {
+		return make([]byte, n)
+	}
+	q.releaseIn()
+	q.in, q.inClass = q.pools.in[class].Get().(*[]byte), class
+	return (*q.in)[:n]
 }
 
 // roundTrip writes q on c, with an ID of its own that the upstream cannot
@@ -220,10 +229,11 @@ func (q *query) read(c net.Conn, tcp bool) ([]byte, error) {
 		n, err := c.Read(buf)
 		return buf[:n], err
 	}
-	if _, err := io.ReadFull(c, q.b.in[:2]); err != nil {
+	prefix := q.inBuf(2)
+	if _, err := io.ReadFull(c, prefix); err != nil {
 		return nil, err
 	}
-	buf := q.inBuf(int(binary.BigEndian.Uint16(q.b.in[:2])))
+	buf := q.inBuf(int(binary.BigEndian.Uint16(prefix)))
 	_, err := io.ReadFull(c, buf)
 	return buf, err
 }

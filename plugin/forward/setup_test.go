@@ -56,19 +56,20 @@ func TestParse(t *testing.T) {
 		{input: "forward . 10.0.0.9 " + resolv, want: with(".", []string{"10.0.0.9:53", "10.0.0.1:53", "[2001:db8::53]:53"}, nil)},
 		{input: "forward . " + strings.Repeat(" 10.0.0.1", 15), want: with(".", strings.Fields(strings.Repeat(" 10.0.0.1:53", 15)), nil)},
 		{
-			input: "forward . 10.0.0.1 {\n except internal.Example.org 10.0.0.0/8\n force_tcp\n prefer_udp\n expire 30s\n max_fails 0\n health_check 5s no_rec domain Example.COM\n policy sequential\n max_concurrent 1000\n}",
+			input: "forward . 10.0.0.1 {\n except internal.Example.org 10.0.0.0/8\n force_tcp\n prefer_udp\n expire 30s\n max_fails 0\n health_check 5s no_rec domain Example.COM\n policy sequential\n max_concurrent 50\n}",
 			want: with(".", []string{"10.0.0.1:53"}, func(o *options) {
 				o.except = []string{"internal.example.org.", "10.in-addr.arpa."}
 				o.forceTCP, o.preferUDP = true, true
 				o.expire, o.maxFails = 30*time.Second, 0
 				o.hcInterval, o.hcNoRec, o.hcName = 5*time.Second, true, "example.com."
-				o.policy, o.maxConcurrent = sequentialPolicy, 1000
+				o.policy, o.maxConcurrent = sequentialPolicy, 50
 			}),
 		},
 		{input: "forward . 10.0.0.1 {\n policy round_robin\n expire 0\n health_check 1m\n}", want: with(".", []string{"10.0.0.1:53"}, func(o *options) {
 			o.policy, o.expire, o.hcInterval = roundRobinPolicy, 0, time.Minute
 		})},
 		{input: "forward . 10.0.0.1 {\n policy random\n max_fails 5\n}", want: with(".", []string{"10.0.0.1:53"}, func(o *options) { o.maxFails = 5 })},
+		{input: "forward . 10.0.0.1 {\n max_concurrent 0\n}", want: with(".", []string{"10.0.0.1:53"}, func(o *options) { o.maxConcurrent = 0 })},
 
 		{input: "forward", err: "Testfile:1 - Error during parsing: Wrong argument count or unexpected line ending after 'forward'"},
 		{input: "forward .", err: "Testfile:1 - Error during parsing: Wrong argument count or unexpected line ending after '.'"},

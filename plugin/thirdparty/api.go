@@ -16,6 +16,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -34,12 +35,16 @@ const (
 // apiServer is the registration API of one thirdparty plugin: its
 // handler, served by the apiHost of its address.
 type apiServer struct {
-	tp      *ThirdParty
-	token   []byte
-	cert    *tls.Certificate // nil: plain HTTP
-	handler http.Handler
-	host    *apiHost
-	from    *ThirdParty // the configuration it took the API over from, if any
+	tp *ThirdParty
+	// tokens are the tokens it accepts: token_file's and those of the
+	// tokens file, which tokenWatch (nil without one) swaps when it changes.
+	tokens     atomic.Pointer[tokenTable]
+	tokenWatch *tokenWatch
+	limits     apiLimits
+	cert       *tls.Certificate // nil: plain HTTP
+	handler    http.Handler
+	host       *apiHost
+	from       *ThirdParty // the configuration it took the API over from, if any
 
 	// ctx is the context of its requests: stop ends it when they outlast
 	// apiShutdownTimeout.
@@ -64,10 +69,12 @@ type apiServer struct {
 // to the store both share), then the new one reads the store, so that it
 // answers nothing before it serves every write the old one acknowledged.
 type apiHost struct {
-	addr string
-	tls  bool
-	ln   net.Listener // the TCP socket, for a host that replaces this one
-	ep   *reuse.Endpoint
+	addr   string
+	tls    bool
+	limits apiLimits        // a reload that changes them starts a new host
+	ln     net.Listener     // the TCP socket, for a host that replaces this one
+	lim    *limitedListener // ln, with the cap on connections
+	ep     *reuse.Endpoint
 
 	mu      sync.Mutex
 	servers []*apiServer  // attached, oldest first; the last answers
@@ -93,7 +100,9 @@ func startAPI(tp *ThirdParty, c *caddy.Controller) (*apiServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &apiServer{tp: tp, token: token}
+	a := &apiServer{tp: tp, limits: o.limits}
+	tt := newTokenTable(token, o.tokens)
+	a.tokens.Store(&tt)
 	if o.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
 		if err != nil {
@@ -106,6 +115,13 @@ func startAPI(tp *ThirdParty, c *caddy.Controller) (*apiServer, error) {
 	if err := a.attach(c, o.addr); err != nil {
 		a.cancel()
 		return nil, fmt.Errorf("api: %w", err)
+	}
+	if o.tokensFile != "" {
+		interval := tp.opts.reload
+		if interval == 0 {
+			interval = defaultReload
+		}
+		a.watchTokens(o.tokensFile, token, o.tokensData, interval)
 	}
 	return a, nil
 }
@@ -124,7 +140,7 @@ func (a *apiServer) attach(c *caddy.Controller, addr string) error {
 			return fmt.Errorf("%s is the API address of another thirdparty", addr)
 		}
 		a.from = from.tp
-		if h.tls == (a.cert != nil) {
+		if h.tls == (a.cert != nil) && h.limits == a.limits {
 			a.host = h
 			h.servers = append(h.servers, a)
 			h.beginHandOver()
@@ -137,8 +153,8 @@ func (a *apiServer) attach(c *caddy.Controller, addr string) error {
 	}
 	defer apiHosts.Unlock()
 	// A new host: on a copy of the socket of the one it replaces (the
-	// scheme changed; that one stops when its server detaches), else on a
-	// new socket.
+	// scheme or the limits changed; that one stops when its server
+	// detaches), else on a new socket.
 	var (
 		ln  net.Listener
 		err error
@@ -151,13 +167,16 @@ func (a *apiServer) attach(c *caddy.Controller, addr string) error {
 	if err != nil {
 		return err
 	}
-	nh := &apiHost{addr: addr, tls: a.cert != nil, ln: ln, servers: []*apiServer{a}}
+	nh := &apiHost{addr: addr, tls: a.cert != nil, limits: a.limits, ln: ln, servers: []*apiServer{a}}
 	var tlsConfig *tls.Config
+	scheme := "http://"
 	if nh.tls {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: nh.certificate}
+		scheme = "https://"
 	}
 	a.host = nh
-	nh.ep = reuse.Serve(ln, nh, "thirdparty", tlsConfig)
+	nh.lim = newLimitedListener(ln, a.limits.maxConnections, scheme+addr)
+	nh.ep = reuse.ServeConfig(nh.lim, nh, "thirdparty", tlsConfig, nh.lim.configure(a.limits))
 	apiHosts.byAddr[addr] = nh
 	return nil
 }
@@ -246,7 +265,7 @@ func (h *apiHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() == nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"error": "the API is stopping"}`+"\n")
+			io.WriteString(w, `{"error": "the API is stopping", "field": ""}`+"\n")
 		}
 		return
 	}
@@ -319,6 +338,9 @@ func (a *apiServer) waitIdle(ctx context.Context) bool {
 // back to the one before.
 func (a *apiServer) stop() {
 	defer a.cancel()
+	if a.tokenWatch != nil {
+		a.tokenWatch.stop()
+	}
 	h := a.host
 	ctx, cancel := context.WithTimeout(context.Background(), apiShutdownTimeout)
 	defer cancel()

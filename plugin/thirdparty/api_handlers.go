@@ -1,8 +1,7 @@
 package thirdparty
 
 import (
-	"bytes"
-	"crypto/subtle"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,13 +28,14 @@ type apiError struct {
 	msg    string
 	field  string
 	all    config.ErrorList
+	etag   string // the ETag header of a 412, when the service exists
 }
 
 func (e *apiError) Error() string { return e.msg }
 
 type errorBody struct {
 	Error  string      `json:"error"`
-	Field  string      `json:"field,omitempty"`
+	Field  string      `json:"field"`
 	Errors []errorBody `json:"errors,omitempty"`
 }
 
@@ -53,15 +54,71 @@ func (a *apiServer) routes() http.Handler {
 		writeError(w, &apiError{status: http.StatusNotFound, msg: "no such route: " + r.URL.Path})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(token), a.token) != 1 {
+		tok := a.authenticate(r)
+		if tok == nil {
+			// A client without a token gets no more of the server: its
+			// connection is not kept for another try.
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tpdns"`)
+			w.Header().Set("Connection", "close")
+			a.host.lim.closed.WithLabelValues(closedUnauthorized).Inc()
 			writeError(w, &apiError{status: http.StatusUnauthorized, msg: "a valid bearer token is required (Authorization: Bearer TOKEN)"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
 	})
 }
+
+// tokenKey is the context key of the token a request was authenticated
+// with.
+type tokenKey struct{}
+
+// authenticate returns the token of r's "Authorization: Bearer TOKEN"
+// header (the scheme in any case, RFC 7235), or nil. The token is hashed
+// and looked up, never compared byte by byte.
+func (a *apiServer) authenticate(r *http.Request) *apiToken {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" {
+		return nil
+	}
+	return a.tokens.Load().lookup(token)
+}
+
+// requestToken is the token r was authenticated with.
+func requestToken(r *http.Request) *apiToken {
+	t, _ := r.Context().Value(tokenKey{}).(*apiToken)
+	return t
+}
+
+// verbs name the actions in a 403.
+var verbs = map[role]string{roleRead: "read", roleRegister: "register", roleWrite: "write", roleAdmin: "administer"}
+
+// allowed reports whether the token of r may do act (the least role it
+// needs) to the service name; if not, it replies 403.
+func allowed(w http.ResponseWriter, r *http.Request, act role, name string) bool {
+	tok := requestToken(r)
+	if tok != nil && tok.may(act, name) {
+		return true
+	}
+	who := "?"
+	if tok != nil {
+		who = tok.name
+	}
+	writeError(w, &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("token %s may not %s service %s", who, verbs[act], name)})
+	return false
+}
+
+// logWrite logs a write that was applied: the method, what it changed and
+// the token's name; never a secret.
+func logWrite(r *http.Request, target string) {
+	log.Printf("[INFO] plugin/thirdparty: api: %s %s by %s", r.Method, target, requestToken(r).name)
+}
+
+// etag is the ETag of a store service at revision rev.
+func etag(rev int64) string { return `"` + strconv.FormatInt(rev, 10) + `"` }
 
 func methods(allowed string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +156,9 @@ func writeError(w http.ResponseWriter, err error) {
 		log.Printf("[ERROR] plugin/thirdparty: api: %v", err)
 		ae = &apiError{status: http.StatusInternalServerError, msg: err.Error()}
 	}
+	if ae.etag != "" {
+		w.Header().Set("ETag", ae.etag)
+	}
 	body := errorBody{Error: ae.msg, Field: ae.field}
 	if len(ae.all) > 1 {
 		for _, e := range ae.all {
@@ -133,11 +193,17 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 func (a *apiServer) list(w http.ResponseWriter, r *http.Request) {
 	state := a.tp.reg.Snapshot()
+	tok := requestToken(r)
 	var out []serviceJSON
 	for _, s := range state.File {
-		out = append(out, a.tp.describe(s, originFile, nil, ""))
+		if tok.may(roleRead, s.Name) {
+			out = append(out, a.tp.describe(s, originFile, nil, ""))
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(state.Stored)) {
+		if !tok.may(roleRead, name) {
+			continue
+		}
 		s := state.Stored[name]
 		out = append(out, a.tp.describe(s.Service, originStore, s.Endpoints, state.Conflicts[name]))
 	}
@@ -147,14 +213,22 @@ func (a *apiServer) list(w http.ResponseWriter, r *http.Request) {
 	}{Services: append([]serviceJSON{}, out...)})
 }
 
+// get replies with one service. A store service's ETag is its revision
+// (registry.Stored.Revision), which changes with its definition and its
+// registered endpoints, not with their health. A file service has none:
+// the API cannot write it, conditionally or not.
 func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
+	if !allowed(w, r, roleRead, name) {
+		return
+	}
 	state := a.tp.reg.Snapshot()
 	if s, ok := state.FileService(name); ok {
 		writeJSON(w, http.StatusOK, a.tp.describe(s, originFile, nil, ""))
 		return
 	}
 	if s, ok := state.Stored[name]; ok {
+		w.Header().Set("ETag", etag(s.Revision))
 		writeJSON(w, http.StatusOK, a.tp.describe(s.Service, originStore, s.Endpoints, state.Conflicts[name]))
 		return
 	}
@@ -182,6 +256,14 @@ func writeFailed(w http.ResponseWriter, name string, err error) {
 
 func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
+	if !allowed(w, r, roleWrite, name) {
+		return
+	}
+	cond, err := parseConditions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	body, err := readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -192,7 +274,7 @@ func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	created, stored, err := a.tp.reg.Put(r.Context(), svc)
+	created, stored, err := a.tp.reg.PutIf(r.Context(), svc, cond.precondition(name, false))
 	if err != nil {
 		writeFailed(w, name, err)
 		return
@@ -201,13 +283,18 @@ func (a *apiServer) putService(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	log.Printf("[INFO] plugin/thirdparty: api: service %s %s", name, map[bool]string{true: "created", false: "replaced"}[created])
+	logWrite(r, name)
+	w.Header().Set("ETag", etag(stored.Revision))
 	writeJSON(w, status, a.tp.describe(stored.Service, originStore, stored.Endpoints, ""))
 }
 
 // decodeService decodes a PUT body for the service name: its "name", when
 // given, must be that name.
 func (a *apiServer) decodeService(name string, body []byte) (config.Service, error) {
+	// Before the name is added: a key given twice would be lost.
+	if err := config.CheckJSON(body); err != nil {
+		return config.Service{}, invalidBody(err)
+	}
 	var obj map[string]json.RawMessage
 	if json.Valid(body) && json.Unmarshal(body, &obj) == nil && obj != nil {
 		if raw, ok := obj["name"]; ok {
@@ -229,46 +316,29 @@ func (a *apiServer) decodeService(name string, body []byte) (config.Service, err
 
 func (a *apiServer) deleteService(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
-	if err := a.tp.reg.Delete(r.Context(), name); err != nil {
+	if !allowed(w, r, roleWrite, name) {
+		return
+	}
+	cond, err := parseConditions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := a.tp.reg.DeleteIf(r.Context(), name, cond.precondition(name, true)); err != nil {
 		writeFailed(w, name, err)
 		return
 	}
-	log.Printf("[INFO] plugin/thirdparty: api: service %s deleted", name)
+	logWrite(r, name)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// endpointBody is the optional body of PUT .../endpoints/{address}.
-type endpointBody struct {
-	Port     *uint16 `json:"port"`
-	Name     *string `json:"name"`
-	Priority *uint16 `json:"priority"`
-	Weight   *uint16 `json:"weight"`
-	Disabled *bool   `json:"disabled"`
-	TTL      *int64  `json:"ttl"` // seconds; the endpoint expires unless PUT again within it
-}
-
-func decodeEndpointBody(b []byte) (endpointBody, error) {
-	var body endpointBody
-	if len(bytes.TrimSpace(b)) == 0 {
-		return body, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return body, &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("want %s, got %s", te.Type, te.Value), field: te.Field}
-		}
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return body, &apiError{status: http.StatusBadRequest, msg: "unknown field", field: strings.Trim(f, `"`)}
-		}
-		return body, &apiError{status: http.StatusBadRequest, msg: "invalid JSON: " + err.Error()}
-	}
-	if dec.More() {
-		return body, &apiError{status: http.StatusBadRequest, msg: "invalid JSON: data after the object"}
-	}
-	if body.TTL != nil && *body.TTL < 1 {
-		return body, &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("%d is not a number of seconds (1 or more)", *body.TTL), field: "ttl"}
+// decodeEndpointBody decodes the optional body of PUT
+// .../endpoints/{address}: strict JSON, a ttl from config.MinTTL to
+// config.MaxTTL.
+func decodeEndpointBody(b []byte) (config.EndpointPatch, error) {
+	body, err := config.DecodeEndpointJSON(b)
+	if err != nil {
+		return body, invalidBody(err)
 	}
 	return body, nil
 }
@@ -285,6 +355,9 @@ func canonicalAddress(s string) string {
 func (a *apiServer) putEndpoint(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
 	addr := canonicalAddress(r.PathValue("address"))
+	if !allowed(w, r, roleRegister, name) {
+		return
+	}
 	raw, err := readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -295,11 +368,7 @@ func (a *apiServer) putEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var ttl time.Duration
-	if body.TTL != nil {
-		ttl = time.Duration(*body.TTL) * time.Second
-	}
-	created, stored, err := a.tp.reg.PutEndpoint(r.Context(), name, addr, body.apply, ttl)
+	created, stored, err := a.tp.reg.PutEndpoint(r.Context(), name, addr, body.Apply, body.TTL)
 	if err != nil {
 		writeFailed(w, name, err)
 		return
@@ -308,25 +377,9 @@ func (a *apiServer) putEndpoint(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
+	logWrite(r, name+"/endpoints/"+addr)
+	w.Header().Set("ETag", etag(stored.Revision))
 	writeJSON(w, status, a.tp.describe(stored.Service, originStore, stored.Endpoints, ""))
-}
-
-func (b endpointBody) apply(e *config.EndpointDoc) {
-	if b.Port != nil {
-		e.Port = *b.Port
-	}
-	if b.Name != nil {
-		e.Name = *b.Name
-	}
-	if b.Priority != nil {
-		e.Priority = *b.Priority
-	}
-	if b.Weight != nil {
-		e.Weight = *b.Weight
-	}
-	if b.Disabled != nil {
-		e.Disabled = *b.Disabled
-	}
 }
 
 // endpointInvalid reports the validation errors of endpoint i by the
@@ -350,6 +403,9 @@ func endpointInvalid(err error, i int) *apiError {
 func (a *apiServer) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	name := strings.ToLower(r.PathValue("name"))
 	addr := canonicalAddress(r.PathValue("address"))
+	if !allowed(w, r, roleRegister, name) {
+		return
+	}
 	err := a.tp.reg.DeleteEndpoint(r.Context(), name, addr)
 	if errors.Is(err, registry.ErrNoEndpoint) {
 		err = &apiError{status: http.StatusNotFound, msg: "service " + name + " has no endpoint " + addr, field: "address"}
@@ -358,6 +414,7 @@ func (a *apiServer) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeFailed(w, name, err)
 		return
 	}
+	logWrite(r, name+"/endpoints/"+addr)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -392,14 +449,7 @@ type healthJSON struct {
 
 // describe renders s for the API.
 func (tp *ThirdParty) describe(s config.Service, origin string, registered map[string]store.Endpoint, conflict string) serviceJSON {
-	out := serviceJSON{Document: config.NewDocument(s), Origin: origin, Conflict: conflict}
-	if len(out.Secrets) > 0 {
-		masked := make(map[string]string, len(out.Secrets))
-		for k := range out.Secrets {
-			masked[k] = "***"
-		}
-		out.Secrets = masked
-	}
+	out := serviceJSON{Document: config.NewDocument(s).Redacted(), Origin: origin, Conflict: conflict}
 	for i, ep := range s.Endpoints {
 		e := endpointJSON{EndpointDoc: out.Document.Endpoints[i], Name: ep.Label}
 		if deadline := registered[ep.Address].Expires; !deadline.IsZero() {

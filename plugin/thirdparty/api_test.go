@@ -44,8 +44,18 @@ const apiRegistry = `services:
 
 func startAPIServer(t *testing.T, apiBlock string) *apiFixture {
 	t.Helper()
+	return startAPIFixture(t, apiBlock, "", nil)
+}
+
+// startAPIFixture is startAPIServer with more thirdparty properties and
+// files written to the directory first (name → content).
+func startAPIFixture(t *testing.T, apiBlock, properties string, files map[string]string) *apiFixture {
+	t.Helper()
 	f := &apiFixture{dir: t.TempDir(), client: &http.Client{Timeout: 5 * time.Second}, scheme: "http"}
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "services.yaml"), []byte(apiRegistry), 0o644))
+	for name, content := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(f.dir, name), []byte(content), 0o600))
+	}
 	port, apiPort := test.FreePort(t), test.FreePort(t)
 	f.dns, f.api = "127.0.0.1:"+port, "127.0.0.1:"+apiPort
 	corefile := fmt.Sprintf(`tp.internal:%s {
@@ -54,8 +64,9 @@ func startAPIServer(t *testing.T, apiBlock string) *apiFixture {
         services services.yaml
         store bolt tpdns.db
         api %s %s
+        %s
     }
-}`, port, f.api, apiBlock)
+}`, port, f.api, apiBlock, properties)
 	f.inst = test.StartInput(t, server.Input{Filename: filepath.Join(f.dir, "Corefile"), Contents: []byte(corefile)})
 	token, err := os.ReadFile(filepath.Join(f.dir, "tpdns.token"))
 	require.NoError(t, err)
@@ -101,7 +112,7 @@ func TestAPIAuthentication(t *testing.T) {
 	for _, token := range []string{"", "wrong", f.token + "x", strings.ToUpper(f.token)} {
 		status, body := f.doToken(t, "GET", "/v1/services", "", token)
 		assert.Equal(t, http.StatusUnauthorized, status, token)
-		assert.JSONEq(t, `{"error":"a valid bearer token is required (Authorization: Bearer TOKEN)"}`, body)
+		assert.JSONEq(t, `{"error":"a valid bearer token is required (Authorization: Bearer TOKEN)","field":""}`, body)
 	}
 	status, _ := f.doToken(t, "PUT", "/v1/services/x", `{"endpoints":["10.1.1.1"]}`, "wrong")
 	assert.Equal(t, http.StatusUnauthorized, status)
@@ -188,10 +199,10 @@ func TestAPIRoutes(t *testing.T) {
 
 	status, body = f.do(t, "GET", "/v1/nothing", "")
 	assert.Equal(t, http.StatusNotFound, status)
-	assert.JSONEq(t, `{"error":"no such route: /v1/nothing"}`, body)
+	assert.JSONEq(t, `{"error":"no such route: /v1/nothing","field":""}`, body)
 	status, body = f.do(t, "POST", "/v1/services/x", "{}")
 	assert.Equal(t, http.StatusMethodNotAllowed, status)
-	assert.JSONEq(t, `{"error":"POST is not allowed here; use GET, PUT, DELETE"}`, body)
+	assert.JSONEq(t, `{"error":"POST is not allowed here; use GET, PUT, DELETE","field":""}`, body)
 }
 
 func TestAPIBadInputChangesNothing(t *testing.T) {
@@ -224,7 +235,7 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		{"endpoint wrong type", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"weight":"heavy"}`, 400, `{"error":"want uint16, got string","field":"weight"}`},
 		{"endpoint bad ttl", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"ttl":0}`, 400, `{"error":"0 is not a number of seconds (1 or more)","field":"ttl"}`},
 		{"endpoint bad address", "PUT", "/v1/services/db/endpoints/not_a_host", ``, 400, ``},
-		{"too big", "PUT", "/v1/services/new", `{"connection":{"A":"` + strings.Repeat("x", 1<<20) + `"}}`, 413, `{"error":"the body is over 1 MiB"}`},
+		{"too big", "PUT", "/v1/services/new", `{"connection":{"A":"` + strings.Repeat("x", 1<<20) + `"}}`, 413, `{"error":"the body is over 1 MiB","field":""}`},
 	} {
 		status, body := f.do(t, c.method, c.path, c.body)
 		assert.Equal(t, c.status, status, "%s: %s", c.name, body)

@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/plugin"
 )
 
 // hostNames maps every host name of an enabled endpoint that lies outside
@@ -18,7 +19,7 @@ func (tp *ThirdParty) hostNames(services []config.Service) map[string][]string {
 	for i := range services {
 		s := &services[i]
 		for _, ep := range s.Endpoints {
-			if ep.IsHost() && !ep.Disabled && matchZone(tp.opts.zones, dns.Fqdn(ep.Address)) == "" {
+			if ep.IsHost() && !ep.Disabled && plugin.MatchZone(tp.opts.zones, dns.Fqdn(ep.Address)) == "" {
 				users[ep.Address] = append(users[ep.Address], s.Name)
 			}
 		}
@@ -41,7 +42,7 @@ func (tp *ThirdParty) hostChanged(host string) {
 // resolveHost gives the probes the addresses of a host-name endpoint: from
 // the view for a name in the zones, from the resolver's cache otherwise.
 func (tp *ThirdParty) resolveHost(ctx context.Context, host string) ([]netip.Addr, error) {
-	if z := matchZone(tp.opts.zones, dns.Fqdn(host)); z != "" {
+	if z := plugin.MatchZone(tp.opts.zones, dns.Fqdn(host)); z != "" {
 		if addrs := (*tp.views.Load())[z].Addresses(host); len(addrs) > 0 {
 			return addrs, nil
 		}
@@ -52,7 +53,7 @@ func (tp *ThirdParty) resolveHost(ctx context.Context, host string) ([]netip.Add
 
 // hostError is why the host-name endpoint ep has no addresses, or "".
 func (tp *ThirdParty) hostError(ep config.Endpoint) string {
-	if !ep.IsHost() || matchZone(tp.opts.zones, dns.Fqdn(ep.Address)) != "" {
+	if !ep.IsHost() || plugin.MatchZone(tp.opts.zones, dns.Fqdn(ep.Address)) != "" {
 		return ""
 	}
 	return tp.hosts.Err(ep.Address)

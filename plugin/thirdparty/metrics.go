@@ -40,6 +40,18 @@ var (
 		Namespace: namespace, Subsystem: "thirdparty", Name: "store_last_load_timestamp_seconds",
 		Help: "When the registered services served were last read from the store; its age is how stale they may be.",
 	})
+	apiConnections = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "api_connections",
+		Help: "Open connections of the registration API, by server (its scheme and address); at most max_connections.",
+	}, []string{"server"})
+	apiConnectionsClosed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "api_connections_closed_total",
+		Help: "Connections the registration API closed, by server and reason (max_connections, read_header_timeout, idle_timeout, unauthenticated).",
+	}, []string{"server", "reason"})
+	tokenReloads = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "api_token_reloads_total",
+		Help: "Changed API tokens files read, by result (success: in force; failure: rejected, the last good tokens stay).",
+	}, []string{"result"})
 )
 
 // observeProbe counts one health probe.

@@ -2,6 +2,7 @@ package thirdparty
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/coredns/caddy"
 
+	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/plugin"
@@ -88,6 +90,12 @@ type apiOptions struct {
 	tokenFile string
 	certFile  string
 	keyFile   string
+	// tokensFile names more tokens, with roles and scopes; tokens are
+	// those it held when the Corefile was read, tokensData its content.
+	tokensFile string
+	tokens     []fileToken
+	tokensData []byte
+	limits     apiLimits
 }
 
 func parse(c *caddy.Controller) (options, error) {
@@ -171,7 +179,7 @@ func parseProperty(c *caddy.Controller, o *options) error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return c.Errf("api: %q is not HOST:PORT", addr)
 		}
-		o.api = apiOptions{addr: addr, tokenFile: relative(c, defaultTokenFile)}
+		o.api = apiOptions{addr: addr, tokenFile: relative(c, defaultTokenFile), limits: defaultAPILimits}
 		if err := parseNested(c, func() error { return parseAPIProperty(c, &o.api) }); err != nil {
 			return err
 		}
@@ -323,6 +331,42 @@ func parseAPIProperty(c *caddy.Controller, o *apiOptions) error {
 		if _, err := tls.LoadX509KeyPair(o.certFile, o.keyFile); err != nil {
 			return c.Errf("api tls: %v", err)
 		}
+	case "tokens":
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		o.tokensFile = relative(c, args[0])
+		tokens, data, err := loadTokens(o.tokensFile)
+		var list config.ErrorList
+		if errors.As(err, &list) {
+			return fmt.Errorf("api tokens %s is invalid:\n%w", o.tokensFile, err)
+		}
+		if err != nil {
+			return c.Err(err.Error())
+		}
+		o.tokens, o.tokensData = tokens, data
+	case "read_header_timeout", "idle_timeout":
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		d, err := time.ParseDuration(args[0])
+		if err != nil || d <= 0 {
+			return c.Errf("api %s: %q is not a positive duration", prop, args[0])
+		}
+		if prop == "read_header_timeout" {
+			o.limits.readHeaderTimeout = d
+		} else {
+			o.limits.idleTimeout = d
+		}
+	case "max_connections":
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 {
+			return c.Errf("api max_connections: %q is not a number of connections (1 or more)", args[0])
+		}
+		o.limits.maxConnections = n
 	default:
 		return c.Errf("unknown api property %q", prop)
 	}

@@ -124,13 +124,13 @@ func TestParse(t *testing.T) {
 			input: "thirdparty {\n store bolt /var/lib/tpdns/tpdns.db\n api 127.0.0.1:8053 {\n  token_file /etc/tpdns/token\n }\n}",
 			keys:  []string{"tp.internal"},
 			want: options{zones: []string{"tp.internal."}, reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency,
-				store: storeOptions{kind: "bolt", path: "/var/lib/tpdns/tpdns.db"}, api: apiOptions{addr: "127.0.0.1:8053", tokenFile: "/etc/tpdns/token"}},
+				store: storeOptions{kind: "bolt", path: "/var/lib/tpdns/tpdns.db"}, api: apiOptions{addr: "127.0.0.1:8053", tokenFile: "/etc/tpdns/token", limits: defaultAPILimits}},
 		},
 		{
 			input: "thirdparty {\n store bolt tpdns.db\n api 127.0.0.1:8053\n}",
 			keys:  []string{"tp.internal"},
 			want: options{zones: []string{"tp.internal."}, reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency,
-				store: storeOptions{kind: "bolt", path: "tpdns.db"}, api: apiOptions{addr: "127.0.0.1:8053", tokenFile: "tpdns.token"}},
+				store: storeOptions{kind: "bolt", path: "tpdns.db"}, api: apiOptions{addr: "127.0.0.1:8053", tokenFile: "tpdns.token", limits: defaultAPILimits}},
 		},
 		{
 			input: "thirdparty {\n store etcd http://10.0.0.1:2379 http://10.0.0.2:2379 {\n  prefix /tp/\n  credentials tpdns s3cret\n }\n ttl 20\n}",

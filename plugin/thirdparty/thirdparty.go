@@ -64,7 +64,7 @@ type Handler struct {
 func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	q := r.Question[0]
 	name := strings.ToLower(q.Name)
-	z := matchZone(h.tp.zones, name)
+	z := plugin.MatchZone(h.tp.zones, name)
 	if z == "" {
 		return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
 	}
@@ -76,12 +76,12 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 
 	m := reply(r)
-	query := zone.Query{Name: name, Type: q.Qtype, Client: addrOf(w.RemoteAddr()), Local: addrOf(w.LocalAddr())}
+	query := zone.Query{Name: name, Type: q.Qtype, Client: addrOf(w.RemoteAddr()), Local: addrOf(w.LocalAddr()), Key: tsigKey(ctx, w, r)}
 	switch (*h.tp.views.Load())[z].Lookup(query, m) {
 	case zone.Refused:
 		return dns.RcodeRefused, nil
 	case zone.NXDomain:
-		if matchZone(h.tp.opts.fall, name) != "" { // fallthrough
+		if plugin.MatchZone(h.tp.opts.fall, name) != "" { // fallthrough
 			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
 		}
 		m.Rcode = dns.RcodeNameError
@@ -102,12 +102,12 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 // form of the views what ServeDNS would answer, and leaves the rest (names
 // outside its zones, refused queries, fallthrough) to ServeDNS.
 func (h *Handler) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.PacketReply, bool) {
-	z := matchZone(h.tp.zones, q.Name)
+	z := plugin.MatchZone(h.tp.zones, q.Name)
 	if z == "" || refused(dns.ClassINET, q.Type) { // the packet path takes class IN only
 		return b, plugin.PacketReply{}, false
 	}
 	out, r, ok := (*h.tp.views.Load())[z].AppendWire(b, q.Name, q.Type, q.Client)
-	if !ok || r.Rcode == dns.RcodeNameError && matchZone(h.tp.opts.fall, q.Name) != "" {
+	if !ok || r.Rcode == dns.RcodeNameError && plugin.MatchZone(h.tp.opts.fall, q.Name) != "" {
 		return b, plugin.PacketReply{}, false
 	}
 	return out, plugin.PacketReply(r), true
@@ -139,32 +139,6 @@ func (h *Handler) Name() string { return "thirdparty" }
 // Ready implements CoreDNS's ready.Readiness, which its ready plugin looks
 // for among the handlers of a chain (tpdns asks the plugin itself).
 func (h *Handler) Ready() bool { return h.tp.Ready() }
-
-// matchZone returns the longest of zones that contains name, or "". Both
-// are lower-case and fully qualified.
-func matchZone[T string | []byte](zones []string, name T) string {
-	best := ""
-	for _, z := range zones {
-		if len(z) > len(best) && inZone(z, name) {
-			best = z
-		}
-	}
-	return best
-}
-
-// inZone reports whether name is zone or below it, on a label boundary,
-// without allocating.
-func inZone[T string | []byte](zone string, name T) bool {
-	switch {
-	case zone == ".":
-		return true
-	case len(name) == len(zone):
-		return string(name) == zone
-	case len(name) > len(zone):
-		return name[len(name)-len(zone)-1] == '.' && string(name[len(name)-len(zone):]) == zone
-	}
-	return false
-}
 
 // addrOf returns the IP of a UDP or TCP address without allocating.
 func addrOf(a net.Addr) netip.Addr {

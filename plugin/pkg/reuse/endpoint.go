@@ -41,6 +41,13 @@ type Endpoint struct {
 // Serve answers requests on ln with h until Stop; with a TLS
 // configuration, over TLS. name is the plugin's, for its log lines.
 func Serve(ln net.Listener, h http.Handler, name string, tlsConfig *tls.Config) *Endpoint {
+	return ServeConfig(ln, h, name, tlsConfig, nil)
+}
+
+// ServeConfig is Serve with configure, unless nil, called on the HTTP
+// server before it serves: to set its timeouts, or to chain a ConnState
+// hook to the one Stop relies on.
+func ServeConfig(ln net.Listener, h http.Handler, name string, tlsConfig *tls.Config, configure func(*http.Server)) *Endpoint {
 	e := &Endpoint{ln: ln, done: make(chan struct{}), busy: map[net.Conn]struct{}{}}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
@@ -50,6 +57,9 @@ func Serve(ln net.Listener, h http.Handler, name string, tlsConfig *tls.Config) 
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          log.New(log.Writer(), "[ERROR] plugin/"+name+": ", 0),
 		ConnState:         e.track,
+	}
+	if configure != nil {
+		configure(e.srv)
 	}
 	go func() {
 		defer close(e.done)

@@ -1,0 +1,34 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// MinTTL and MaxTTL bound a ttl: a service's, which its answers carry, and
+// an endpoint's heartbeat, after which it expires unless put again. Every
+// source of either (the registry file, the API, the store) is held to them:
+// a ttl of 0 would not be one, and a longer one than a day would make an
+// answer or an endpoint as good as permanent.
+const (
+	MinTTL = time.Second
+	MaxTTL = 24 * time.Hour
+)
+
+// ttlProblem checks a ttl given as a whole number of seconds, written as
+// text: v is the text parsed, or err why it does not parse (strconv's
+// ErrRange for a number too large for 64 bits). It returns why the number
+// is no ttl, or "".
+func ttlProblem(text string, v int64, err error) string {
+	switch {
+	case errors.Is(err, strconv.ErrRange) && !isNegative(text), err == nil && v > int64(MaxTTL/time.Second):
+		return fmt.Sprintf("%s seconds is over %d (%s), the longest ttl", text, int64(MaxTTL/time.Second), durationString(MaxTTL))
+	case err != nil, v < int64(MinTTL/time.Second):
+		return fmt.Sprintf("%s is not a number of seconds (%d or more)", text, int64(MinTTL/time.Second))
+	}
+	return ""
+}
+
+func isNegative(text string) bool { return len(text) > 0 && text[0] == '-' }
