@@ -9,7 +9,7 @@ import (
 )
 
 // checkFields are the keys of a check.
-var checkFields = []string{"type", "port", "path", "host", "headers", "expect", "tls_skip_verify", "interval", "timeout", "rise", "fall"}
+var checkFields = []string{"type", "service_name", "port", "path", "host", "headers", "expect", "tls_skip_verify", "interval", "timeout", "rise", "fall"}
 
 // checkDecl is where a check is in the document.
 type checkDecl struct {
@@ -47,6 +47,8 @@ func (d *decoder) check(sd *serviceDecl, e entry) {
 		switch name {
 		case "type":
 			c.Type, valid = d.checkType(kv.val, field)
+		case "service_name":
+			c.ServiceName, valid = d.oracleService(kv.val, field)
 		case "port":
 			c.Port, valid = d.checkPort(sd, kv.val, field)
 		case "path":
@@ -79,11 +81,37 @@ func (d *decoder) check(sd *serviceDecl, e entry) {
 func (d *decoder) checkType(n *yaml.Node, field string) (string, bool) {
 	if n = resolve(n); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
 		switch s := asciiLower(n.Value); s {
-		case CheckNone, CheckTCP, CheckHTTP, CheckHTTPS:
+		case CheckNone, CheckTCP, CheckHTTP, CheckHTTPS, CheckPostgres, CheckMySQL, CheckRedis, CheckTNS, CheckMSSQL:
 			return s, true
 		}
 	}
-	d.errorf(n, field, "want none, tcp, http or https, got %s", describe(n))
+	d.errorf(n, field, "want none, tcp, http, https, postgres, mysql, redis, tns or mssql, got %s", describe(n))
+	return "", false
+}
+
+// maxServiceName is the longest service_name: the connect descriptor it
+// goes into stays within one TNS packet.
+const maxServiceName = 255
+
+// oracleService decodes the Oracle service a tns check asks the listener
+// for. It goes into the connect descriptor as it is,
+// (CONNECT_DATA=(SERVICE_NAME=...)), so it is held to the characters
+// Oracle allows in a service name (letters, digits, "_", "$", "#", ".";
+// "-" too, as a domain may have it) and never one of the descriptor's
+// own, such as "(", ")" or "=". Case is kept: the listener decides.
+func (d *decoder) oracleService(n *yaml.Node, field string) (string, bool) {
+	s, ok := d.str(n, field, "a string")
+	switch {
+	case !ok:
+	case s == "":
+		d.errorf(resolve(n), field, "must not be empty")
+	case len(s) > maxServiceName:
+		d.errorf(resolve(n), field, "is %d characters long, over %d", len(s), maxServiceName)
+	case strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$#.-") != "":
+		d.errorf(resolve(n), field, "%s: want letters, digits and any of _$#.-", quote(s))
+	default:
+		return s, true
+	}
 	return "", false
 }
 
@@ -261,9 +289,15 @@ func (d *decoder) checkCheck(sd *serviceDecl) {
 	// tcp check but are not errors there: the specification's own example
 	// gives them all with type tcp, and switching a check between tcp and
 	// http should not mean deleting lines.
+	// The same goes for service_name, which the specification's example
+	// gives with type tcp: it means something to a tns check only, which
+	// cannot do without it.
 	if !cd.bad["type"] {
 		if e, ok := cd.set["type"]; ok && c.Type != CheckNone && c.Port == "" && !cd.bad["port"] && !hasPort(sd) {
 			d.errorf(resolve(e.val), join(cd.path, "type"), "needs a port to probe; give the service a port, or the check one")
+		}
+		if e, ok := cd.set["type"]; ok && c.Type == CheckTNS && c.ServiceName == "" && !cd.bad["service_name"] {
+			d.errorf(resolve(e.val), join(cd.path, "type"), "tns needs service_name, the service the listener must know")
 		}
 	}
 	timeout, hasTimeout := cd.set["timeout"]

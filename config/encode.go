@@ -42,6 +42,7 @@ type EndpointDoc struct {
 // CheckDocument is a Check in a Document; absent when the type is none.
 type CheckDocument struct {
 	Type          string            `json:"type"`
+	ServiceName   string            `json:"service_name,omitempty"`
 	Port          string            `json:"port,omitempty"`
 	Path          string            `json:"path,omitempty"`
 	Host          string            `json:"host,omitempty"`
@@ -75,7 +76,7 @@ func NewDocument(s Service) Document {
 	}
 	if c := s.Check; c.Type != CheckNone && c.Type != "" {
 		d.Check = &CheckDocument{
-			Type: c.Type, Port: c.Port, Path: c.Path, Host: c.Host, Headers: c.Headers,
+			Type: c.Type, ServiceName: c.ServiceName, Port: c.Port, Path: c.Path, Host: c.Host, Headers: c.Headers,
 			Expect: expectString(c.ExpectMin, c.ExpectMax), TLSSkipVerify: c.TLSSkipVerify,
 			Interval: durationString(c.Interval), Timeout: durationString(c.Timeout), Rise: c.Rise, Fall: c.Fall,
 		}

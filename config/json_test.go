@@ -142,6 +142,16 @@ func TestDecodeJSONErrors(t *testing.T) {
 				`check.type: needs a port to probe; give the service a port, or the check one`,
 			},
 		},
+		{
+			name: "tns check",
+			in:   `{"name": "a", "ports": [{"name": "db", "port": 1521}], "check": {"type": "tns", "service_name": "a b"}}`,
+			want: []string{`check.service_name: "a b": want letters, digits and any of _$#.-`},
+		},
+		{
+			name: "tns check without a service",
+			in:   `{"name": "a", "ports": [{"name": "db", "port": 1521}], "check": {"type": "tns"}}`,
+			want: []string{`check.type: tns needs service_name, the service the listener must know`},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

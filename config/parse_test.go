@@ -534,13 +534,12 @@ services: []
     ttl: 1
 `,
 			want: []string{
-				"services.yaml:3: services[0].ttl: -1 is not a number of seconds (1 or more)",
-				"services.yaml:5: services[1].ttl: 2147483648 seconds is over 86400 (24h), the longest ttl",
+				// A DNS TTL: 0 (never cache) and over a day are TTLs.
+				"services.yaml:3: services[0].ttl: -1 is out of range 0-2147483647",
+				"services.yaml:5: services[1].ttl: 2147483648 is out of range 0-2147483647",
 				"services.yaml:7: services[2].ttl: want an integer, got \"abc\"",
-				"services.yaml:9: services[3].ttl: 0 is not a number of seconds (1 or more)",
-				"services.yaml:11: services[4].ttl: 86401 seconds is over 86400 (24h), the longest ttl",
-				"services.yaml:13: services[5].ttl: 9223372037 seconds is over 86400 (24h), the longest ttl",
-				"services.yaml:15: services[6].ttl: 99999999999999999999 seconds is over 86400 (24h), the longest ttl",
+				"services.yaml:13: services[5].ttl: 9223372037 is out of range 0-2147483647",
+				"services.yaml:15: services[6].ttl: 99999999999999999999 is out of range 0-2147483647",
 			},
 		},
 		{
@@ -562,12 +561,45 @@ services: []
     check: []
 `,
 			want: []string{
-				"services.yaml:3: services[0].check.type: want none, tcp, http or https, got \"icmp\"",
+				"services.yaml:3: services[0].check.type: want none, tcp, http, https, postgres, mysql, redis, tns or mssql, got \"icmp\"",
 				"services.yaml:6: services[1].check.port: no port named \"web\" in services[1].ports",
 				"services.yaml:9: services[2].check.port: 0 is out of range 1-65535",
 				"services.yaml:11: services[3].check.type: needs a port to probe; give the service a port, or the check one",
 				"services.yaml:13: services[4].check.port: want a port name or number, got a list",
 				"services.yaml:15: services[5].check: want a mapping, got a list",
+			},
+		},
+		{
+			name: "check service_name",
+			in: `services:
+  - name: a
+    ports: [{name: db, port: 1521}]
+    check: {type: tns}
+  - name: b
+    ports: [{name: db, port: 1521}]
+    check: {type: TNS, service_name: ""}
+  - name: c
+    ports: [{name: db, port: 1521}]
+    check: {type: tns, service_name: "orcl)(x=y"}
+  - name: d
+    ports: [{name: db, port: 1521}]
+    check: {type: tns, service_name: [ORCL]}
+  - name: e
+    ports: [{name: db, port: 1521}]
+    check: {type: tns, service_name: ` + strings.Repeat("x", 256) + `}
+  - name: f
+    ports: [{name: db, port: 1521}]
+    check: {type: tns, service_name: orcl.db-1.example.com}
+  - name: g
+    ports: [{name: db, port: 5432}]
+    check: {type: postgres, service_name: ORCL}
+`,
+			want: []string{
+				"services.yaml:4: services[0].check.type: tns needs service_name, the service the listener must know",
+				"services.yaml:7: services[1].check.service_name: must not be empty",
+				"services.yaml:10: services[2].check.service_name: \"orcl)(x=y\": want letters, digits and any of _$#.-",
+				"services.yaml:13: services[3].check.service_name: want a string, got a list",
+				"services.yaml:16: services[4].check.service_name: is 256 characters long, over 255",
 			},
 		},
 		{
@@ -1024,6 +1056,36 @@ func TestSpecExampleIsValid(t *testing.T) {
 	assert.Equal(t, uint16(1522), services[0].Endpoints[1].Port)
 	assert.Equal(t, "standby", services[0].Endpoints[1].Label)
 	assert.Equal(t, CheckTCP, services[0].Check.Type)
+	assert.Equal(t, "ORCL", services[0].Check.ServiceName)
+}
+
+func TestDatabaseCheckTypes(t *testing.T) {
+	services, err := ParseYAML("services.yaml", []byte(`services:
+  - name: pg
+    ports: [{name: db, port: 5432}]
+    check: {type: Postgres}
+  - name: my
+    ports: [{name: db, port: 3306}]
+    endpoints: ["192.0.2.1:3307"]
+    check: {type: mysql}
+  - name: cache
+    ports: [{name: redis, port: 6379}]
+    check: {type: redis, port: redis}
+  - name: ora
+    ports: [{name: db, port: 1521}]
+    check: {type: tns, service_name: Finance.example.com}
+  - name: sql
+    ports: [{name: db, port: 1433}]
+    check: {type: mssql}
+`), testZones)
+	require.NoError(t, err)
+	var got []string
+	for _, s := range services {
+		got = append(got, s.Check.Type+" "+s.Check.Port+" "+s.Check.ServiceName)
+	}
+	// No port is assumed for a type: the check's port rule is the same
+	// as for tcp. The service name keeps its case.
+	assert.Equal(t, []string{"postgres  ", "mysql  ", "redis redis ", "tns  Finance.example.com", "mssql  "}, got)
 }
 
 // TestLargeRegistryErrorsInOrder checks that decoding a registry in

@@ -25,12 +25,24 @@ const (
 	DefaultExpectMax    = 399
 )
 
-// Check types.
+// Check types. The database checks (package health, dbcheck_*.go) speak
+// just enough of their protocol to tell a database that serves from a
+// port that merely accepts, with no credentials.
 const (
 	CheckNone  = "none"
 	CheckTCP   = "tcp"
 	CheckHTTP  = "http"
 	CheckHTTPS = "https"
+	// CheckPostgres sends a PostgreSQL startup message.
+	CheckPostgres = "postgres"
+	// CheckMySQL reads the MySQL or MariaDB server's handshake.
+	CheckMySQL = "mysql"
+	// CheckRedis sends PING.
+	CheckRedis = "redis"
+	// CheckTNS asks an Oracle listener for Check.ServiceName.
+	CheckTNS = "tns"
+	// CheckMSSQL sends a SQL Server (TDS) pre-login message.
+	CheckMSSQL = "mssql"
 )
 
 // Service is one third-party service: its name relative to the zone, the
@@ -91,7 +103,10 @@ func (e Endpoint) IsHost() bool { return !e.IP.IsValid() }
 
 // Check says how to probe a service's endpoints.
 type Check struct {
-	Type string // CheckNone, CheckTCP, CheckHTTP or CheckHTTPS
+	Type string // one of the Check constants: CheckNone, CheckTCP, ...
+	// ServiceName is the Oracle service a tns check asks the listener for
+	// (required there, meaningless to the other types).
+	ServiceName string
 	// Port is a port name or number as written; empty: the endpoint's
 	// first port.
 	Port string

@@ -1,8 +1,7 @@
 package config
 
 import (
-	"errors"
-	"strconv"
+	"math"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -74,21 +73,14 @@ func (d *decoder) serviceName(sd *serviceDecl, e entry) {
 	sd.svc.Name, sd.name = name, resolve(e.val)
 }
 
-// ttl decodes the service's ttl, a number of seconds from MinTTL to MaxTTL.
+// ttl decodes the service's ttl: the TTL of its answers, 0 (never cache)
+// included, as any DNS TTL. (A heartbeat's ttl has the bounds of ttl.go.)
 func (d *decoder) ttl(sd *serviceDecl, e entry) {
 	if e.val == nil {
 		return
 	}
-	field, n := join(sd.path, "ttl"), resolve(e.val)
-	v, err := parseInt(n)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		d.errorf(n, field, "want an integer, got %s", describe(n))
-		return
+	if v, ok := d.integer(e.val, join(sd.path, "ttl"), 0, math.MaxInt32); ok {
+		ttl := uint32(v)
+		sd.svc.TTL = &ttl
 	}
-	if p := ttlProblem(short(n.Value), v, err); p != "" {
-		d.errorf(n, field, "%s", p)
-		return
-	}
-	ttl := uint32(v)
-	sd.svc.TTL = &ttl
 }

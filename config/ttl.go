@@ -7,11 +7,10 @@ import (
 	"time"
 )
 
-// MinTTL and MaxTTL bound a ttl: a service's, which its answers carry, and
-// an endpoint's heartbeat, after which it expires unless put again. Every
-// source of either (the registry file, the API, the store) is held to them:
-// a ttl of 0 would not be one, and a longer one than a day would make an
-// answer or an endpoint as good as permanent.
+// MinTTL and MaxTTL bound an endpoint's heartbeat ttl, after which it
+// expires unless put again: 0 would not be one, and one longer than a day
+// would make the endpoint as good as permanent. (A service's ttl is a DNS
+// TTL: 0 to 2^31-1, as RFC 2181 says.)
 const (
 	MinTTL = time.Second
 	MaxTTL = 24 * time.Hour

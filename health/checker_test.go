@@ -18,7 +18,7 @@ import (
 	"github.com/tpdns/tpdns/test/freeport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(withDBServers{m}) }
 
 // changes records the owners of the state changes the checker publishes,
 // in order.

@@ -64,6 +64,8 @@ func (p *prober) probe(ctx context.Context, t Target) Result {
 		err = p.probeTCP(ctx, t)
 	case config.CheckHTTP, config.CheckHTTPS:
 		err = p.probeHTTP(ctx, t)
+	case config.CheckPostgres, config.CheckMySQL, config.CheckRedis, config.CheckTNS, config.CheckMSSQL:
+		err = p.probeDB(ctx, t)
 	}
 	r := Result{OK: err == nil, Latency: time.Since(start)}
 	if err != nil {
@@ -166,8 +168,13 @@ func (p *prober) transport(t Target) *http.Transport {
 	return tr
 }
 
-// shortError makes a probe error one short line.
+// shortError makes a probe error one short line. A database check's
+// verdict is one already, and says more than "timed out" would.
 func shortError(ctx context.Context, err error, timeout time.Duration) string {
+	var v *verdict
+	if errors.As(err, &v) {
+		return v.msg
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return "timed out after " + timeout.String()
 	}

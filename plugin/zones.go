@@ -254,3 +254,24 @@ func InZone[T string | []byte](zone string, name T) bool {
 	}
 	return false
 }
+
+// ParseSource reads an address or a CIDR. An IPv4-mapped IPv6 one is made
+// IPv4, the form client addresses are matched in (acl, rrl).
+func ParseSource(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -53,10 +53,11 @@ type Server struct {
 	predecessors []*Server
 	takeOverOnce sync.Once
 
-	mu      sync.Mutex
-	stopped bool
-	running []*transport
-	sockets []interface{ Close() error }
+	mu       sync.Mutex
+	stopped  bool
+	finished bool // Stop is done: nothing is read any more
+	running  []*transport
+	sockets  []interface{ Close() error }
 }
 
 // zoneConfig is what the server needs to answer for one zone.
@@ -154,9 +155,17 @@ func (s *Server) current() *Server {
 func (s *Server) takeOver() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.predecessors {
-		p.successor.Store(s)
-	}
+	// One that has finished stopping (caddy may stop it before this runs)
+	// reads nothing more, and is let go with its chains; one still
+	// stopping reads until it is done, then lets go itself (Stop).
+	s.predecessors = slices.DeleteFunc(s.predecessors, func(p *Server) bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.finished {
+			p.successor.Store(s)
+		}
+		return p.finished
+	})
 }
 
 // ServePacket implements caddy.UDPServer.
@@ -199,15 +208,9 @@ func (s *Server) Stop() error {
 	s.running, s.sockets, s.predecessors = nil, nil, nil
 	s.mu.Unlock()
 	// A configuration that stops before the one it replaced (its start
-	// failed) gives the address back; one that was replaced lets its
-	// successor forget it, and so its chains.
+	// failed) gives the address back.
 	for _, p := range predecessors {
 		p.successor.CompareAndSwap(s, nil)
-	}
-	if next := s.successor.Load(); next != nil {
-		next.mu.Lock()
-		next.predecessors = slices.DeleteFunc(next.predecessors, func(p *Server) bool { return p == s })
-		next.mu.Unlock()
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -219,6 +222,17 @@ func (s *Server) Stop() error {
 	wg.Wait()
 	for _, c := range sockets {
 		c.Close()
+	}
+	// Replaced and done reading: the successor forgets it, and so its
+	// chains.
+	s.mu.Lock()
+	s.finished = true
+	next := s.successor.Load()
+	s.mu.Unlock()
+	if next != nil {
+		next.mu.Lock()
+		next.predecessors = slices.DeleteFunc(next.predecessors, func(p *Server) bool { return p == s })
+		next.mu.Unlock()
 	}
 	return nil
 }

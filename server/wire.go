@@ -2,7 +2,8 @@ package server
 
 import (
 	"encoding/binary"
-	"fmt"
+	"errors"
+	"log"
 
 	"github.com/miekg/dns"
 
@@ -126,16 +127,23 @@ type tsigWriter struct {
 func (w *tsigWriter) TsigStatus() error { return w.status }
 
 // WriteMsg implements dns.ResponseWriter: a reply with a TSIG record (the
-// tsig plugin adds it) is signed with the query's key; BADKEY and BADSIG
-// replies go unsigned (miekg/dns leaves their MAC empty).
+// tsig plugin adds it) is signed with the query's key when the query's
+// signature was good, or only its time was off (BADTIME); otherwise (an
+// unknown key, a bad MAC, a record an upstream sent) the record goes out
+// unsigned, with no MAC, as RFC 8945 section 5.3.2 says.
 func (w *tsigWriter) WriteMsg(m *dns.Msg) error {
-	if m.IsTsig() == nil {
+	sig := m.IsTsig()
+	if sig == nil {
 		return w.ResponseWriter.WriteMsg(m)
 	}
-	b, _, err := dns.TsigGenerateWithProvider(m, w.keys, w.requestMAC, false)
-	if err != nil {
-		return fmt.Errorf("signing the reply: %w", err)
+	if w.status == nil || errors.Is(w.status, dns.ErrTime) {
+		b, _, err := dns.TsigGenerateWithProvider(m, w.keys, w.requestMAC, false)
+		if err == nil {
+			_, err = w.ResponseWriter.Write(b)
+			return err
+		}
+		log.Printf("[ERROR] signing a reply with TSIG key %s: %v; it goes unsigned", sig.Hdr.Name, err)
 	}
-	_, err = w.ResponseWriter.Write(b)
-	return err
+	sig.MAC, sig.MACSize, sig.TimeSigned = "", 0, 0
+	return w.ResponseWriter.WriteMsg(m)
 }

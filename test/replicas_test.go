@@ -122,6 +122,11 @@ func TestReplicasOutliveEtcd(t *testing.T) {
 	waitFor(t, 10*time.Second, "store_up 0", func() bool {
 		return strings.Contains(b.scrape(t), "tpdns_thirdparty_store_up 0")
 	})
+	// Answered from the last read, and said to be stale (EDE 3).
+	stale := Exchange(t, "udp", b.dns, Query("db.tp.internal.", dns.TypeA, 1232))
+	require.Len(t, stale.Answer, 1)
+	require.NotNil(t, stale.IsEdns0())
+	assert.Equal(t, []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer}}, stale.IsEdns0().Option)
 
 	// A write made behind tpdns's back while it was down shows up once
 	// etcd is back.
@@ -132,6 +137,8 @@ func TestReplicasOutliveEtcd(t *testing.T) {
 		assert.Contains(t, r.scrape(t), "tpdns_thirdparty_store_up 1")
 		assert.Empty(t, r.a(t, "other.tp.internal."), "the write refused with 503 was never made")
 		assert.Equal(t, map[string]bool{"192.0.2.1": true}, r.a(t, "db.tp.internal."))
+		fresh := Exchange(t, "udp", r.dns, Query("db.tp.internal.", dns.TypeA, 1232))
+		assert.Empty(t, fresh.IsEdns0().Option, "fresh again")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,4 +238,49 @@ func TestTpdnsctlEnv(t *testing.T) {
 	code, out, _ = env("oracle.finance.tp.internal.", "-o", "json")
 	assert.Equal(t, 0, code)
 	assert.JSONEq(t, `{"DB_HOST":"oracle.finance.tp.internal","DB_NAME":"orcl","DB_PORT":"1521","NOTE":"it's a \"quoted\" \\ value"}`, out)
+}
+
+// TestTpdnsctlEnvRefusesWhatAShellWouldRun: a reply to a signed query
+// that is not signed is refused, and a key that is not a variable name is
+// never printed into the export lines (whoever answers: a spoofed reply,
+// a forwarder).
+func TestTpdnsctlEnvRefusesWhatAShellWouldRun(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Answer = []dns.RR{
+			&dns.TXT{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 10}, Txt: []string{"X;touch /tmp/pwned;Y=1"}},
+			&dns.TXT{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 10}, Txt: []string{"GOOD=1"}},
+		}
+		w.WriteMsg(m) // never signed
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+
+	run := func(args ...string) (int, string, string) {
+		cmd := exec.Command(tpdnsctlBinary, append([]string{"env", "--dns", pc.LocalAddr().String()}, args...)...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	code, out, stderr := run("db")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "export GOOD='1'\n", out)
+	assert.Equal(t, `tpdnsctl: skipped "X;touch /tmp/pwned;Y=1": not KEY=value with KEY a variable name`+"\n", stderr)
+
+	key := filepath.Join(t.TempDir(), "k.key")
+	require.NoError(t, os.WriteFile(key, []byte("key \"app-finance\" {\n\tsecret \"jvGVMhy/aiN9ZXj/TIBgm/B3WJ5WG5Bo4rcKrZs2ndM=\";\n};\n"), 0o600))
+	code, out, stderr = run("db", "--tsig-key", key)
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "tpdnsctl: the reply from "+pc.LocalAddr().String()+" is not signed with the key\n", stderr)
 }

@@ -23,6 +23,9 @@ type Query struct {
 	// signed with and verified by, matched against secrets_keys; "" when
 	// unsigned.
 	Key string
+	// EDNS says the query has an OPT record: an answer that depends on
+	// health then says why it is not the plain one (RFC 8914).
+	EDNS bool
 	// trusted skips the allow lists: tpdns's own lookups (probes).
 	trusted bool
 }
@@ -93,6 +96,13 @@ func (v *View) Lookup(q Query, m *dns.Msg) Result {
 		v.browse(n, q, m)
 	case kindInstance:
 		v.instance(n, q, m)
+	case kindHealth:
+		v.health(n.svc, q, m)
+	}
+	if q.EDNS && healthAnswer(n.kind, q.Type) {
+		if ede := n.svc.recs.Load().ede; ede != nil {
+			addEDE(m, ede)
+		}
 	}
 	if len(m.Answer) == 0 {
 		m.Ns = v.negative

@@ -2,11 +2,13 @@ package zone
 
 import (
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -73,9 +75,20 @@ type records struct {
 	// instances[p] are ports[p] owned by the DNS-SD instance name.
 	instances [][]srvRR
 	// wire is the same records packed for the packet path; nil when they
-	// do not pack, and Lookup answers alone.
+	// do not pack, or carry an ede, and Lookup answers alone.
 	wire *wireRecords
+	// ede says why the address and SRV answers are not the plain ones
+	// (RFC 8914): no endpoint up, all answered in panic, or some held up
+	// by the guard; nil when they are.
+	ede *dns.EDNS0_EDE
 }
+
+// The extended errors of answers that depend on health (SPEC section 4).
+var (
+	edeDown  = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeOther, ExtraText: "no healthy endpoint"}
+	edePanic = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeOther, ExtraText: "panic: no healthy endpoint, all answered"}
+	edeStale = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer} // guard held, or store unreachable
+)
 
 // srvRR is an SRV record and the address records of its target.
 type srvRR struct {
@@ -131,17 +144,31 @@ func (s *service) build(zone string, opts Options, p *packer) *records {
 	def := s.def
 	r := &records{endpoints: make([]dns.RR, len(def.Endpoints)), ports: make([][]srvRR, len(def.Ports))}
 	answered := make([]bool, len(def.Endpoints))
-	ttl, anyUp, anyEnabled := s.ttl, false, false
+	ttl, anyUp, anyEnabled, anyHeld := healthTTL(def, s.ttl), false, false, false
 	for i, ep := range def.Endpoints {
-		answered[i] = !ep.Disabled && (opts.Up == nil || opts.Up(def, i))
+		if ep.Disabled {
+			continue
+		}
+		anyEnabled = true
+		switch {
+		case opts.Up == nil || opts.Up(def, i):
+			answered[i] = true
+		case opts.Held != nil && opts.Held(def, i):
+			answered[i], anyHeld = true, true
+		}
 		anyUp = anyUp || answered[i]
-		anyEnabled = anyEnabled || !ep.Disabled
 	}
-	if opts.Panic && anyEnabled && !anyUp {
+	switch {
+	case opts.Panic && anyEnabled && !anyUp:
 		for i, ep := range def.Endpoints {
 			answered[i] = !ep.Disabled
 		}
 		ttl = min(ttl, PanicTTL)
+		r.ede = edePanic
+	case anyEnabled && !anyUp:
+		r.ede = edeDown
+	case anyHeld, opts.Stale != nil && opts.Stale(def):
+		r.ede = edeStale
 	}
 	hdr := func(name string, t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
@@ -196,8 +223,22 @@ func (s *service) build(zone string, opts Options, p *packer) *records {
 	// Connection information does not depend on health, nor its TTL.
 	r.txt, r.txtAll = s.txt, s.txtAll
 	r.instances = s.instanceSRV(r.ports)
-	r.wire = s.wireForm(r, p)
+	if r.ede == nil {
+		r.wire = s.wireForm(r, p)
+	}
 	return r
+}
+
+// healthTTL is the TTL of the answers of def that follow health: ttl, but
+// for a checked service at most the time its check takes to notice an
+// endpoint is down (interval × fall), so that no client keeps one longer.
+func healthTTL(def *config.Service, ttl uint32) uint32 {
+	c := def.Check
+	if c.Type == config.CheckNone || c.Type == "" {
+		return ttl
+	}
+	notice := uint32(min(c.Interval*time.Duration(c.Fall)/time.Second, math.MaxUint32))
+	return min(ttl, max(notice, 1))
 }
 
 // endpointOwner is the name an SRV record of ep points at: Label.Name.zone,

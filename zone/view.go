@@ -35,6 +35,15 @@ type Options struct {
 	// Up reports whether endpoint i of a service is answered (its health is
 	// unknown or healthy); nil answers every enabled endpoint.
 	Up func(s *config.Service, i int) bool
+	// Held reports whether endpoint i, not up, is answered all the same:
+	// the checker-isolation guard holds it (its answers carry EDE 3).
+	Held func(s *config.Service, i int) bool
+	// Stale reports whether a service is answered from a store that cannot
+	// be read (its answers carry EDE 3); nil: none is.
+	Stale func(s *config.Service) bool
+	// Health says what _health.S.Z tells of endpoint i, when asked; nil
+	// tells every endpoint unknown.
+	Health func(s *config.Service, i int) EndpointHealth
 	// Panic answers every enabled endpoint of a service that has none up,
 	// with a TTL of at most PanicTTL, instead of no address at all.
 	Panic bool
@@ -79,6 +88,7 @@ const (
 	kindPTR                    // an endpoint's address in a reverse zone
 	kindBrowse                 // DNS-SD: _services._dns-sd._udp.zone, _Port._Proto.zone
 	kindInstance               // DNS-SD: Name._Port._Proto.zone, Name one label
+	kindHealth                 // _health.Name.zone: the endpoints' health as TXT
 )
 
 // node is what one owner name holds.
@@ -113,6 +123,7 @@ func Rebuild(prev *View, zone string, services []config.Service, opts Options) *
 		def := &services[i]
 		s := v.services[def.Name]
 		v.add(s.owner, &node{kind: kindService, svc: s})
+		v.add(healthOwner+s.owner, &node{kind: kindHealth, svc: s})
 		for j, ep := range def.Endpoints {
 			if ep.Label != "" {
 				v.add(ep.Label+"."+s.owner, &node{kind: kindEndpoint, svc: s, index: j})

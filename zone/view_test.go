@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
@@ -480,4 +481,83 @@ func TestSecretsByKey(t *testing.T) {
 	v.Lookup(Query{Name: `oracle\.finance._db._tcp.tp.internal.`, Type: dns.TypeTXT, Client: netip.MustParseAddr("10.9.9.9"), Key: "app-finance."}, m)
 	require.Len(t, m.Answer, 1)
 	assert.Contains(t, m.Answer[0].(*dns.TXT).Txt, "DB_PASSWORD=s3cret")
+}
+
+func TestHealthAnswers(t *testing.T) {
+	check := config.Check{Type: config.CheckTCP, Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 3}
+	held := ip("10.0.0.3")
+	held.Port = 5433
+	off := ip("10.0.0.4")
+	off.Disabled = true
+	services := []config.Service{
+		{Name: "db", Ports: []config.Port{{Name: "pg", Number: 5432, Protocol: "tcp"}}, Endpoints: []config.Endpoint{ip("10.0.0.1"), ip("10.0.0.2"), held, off}, Check: check},
+		{Name: "down", Endpoints: []config.Endpoint{ip("10.0.1.1")}, Check: check},
+		{Name: "plain", Endpoints: []config.Endpoint{ip("10.0.2.1")}, TTL: ttl(30)},
+	}
+	checked := time.Date(2026, 12, 5, 3, 4, 5, 0, time.UTC)
+	opts := Options{
+		TTL: 10, Serial: 42,
+		Up:   func(s *config.Service, i int) bool { return s.Name == "db" && i == 0 || s.Name == "plain" },
+		Held: func(s *config.Service, i int) bool { return s.Name == "db" && i == 2 },
+		Health: func(s *config.Service, i int) EndpointHealth {
+			switch {
+			case s.Endpoints[i].Disabled:
+				return EndpointHealth{State: "disabled"}
+			case s.Name == "db" && i == 0:
+				return EndpointHealth{State: "healthy", Checked: checked}
+			case s.Name == "db" && i == 1:
+				return EndpointHealth{State: "unknown"}
+			}
+			return EndpointHealth{State: "unhealthy", Checked: checked, Error: `dial tcp 10.0.0.3:5433: connection "refused"`}
+		},
+	}
+	v := Build("tp.internal.", services, opts)
+	ask := func(name string, qtype uint16, edns bool) *dns.Msg {
+		m := new(dns.Msg)
+		v.Lookup(Query{Name: name, Type: qtype, Client: netip.MustParseAddr("10.9.9.9"), EDNS: edns}, m)
+		return m
+	}
+	ede := func(m *dns.Msg) *dns.EDNS0_EDE {
+		if opt := m.IsEdns0(); opt != nil && len(opt.Option) == 1 {
+			return opt.Option[0].(*dns.EDNS0_EDE)
+		}
+		return nil
+	}
+
+	// TTLs follow the check: interval 2s × fall 3 = 6s under the plain 10.
+	m := ask("db.tp.internal.", dns.TypeA, true)
+	assert.Equal(t, []string{"db.tp.internal. 6 IN A 10.0.0.1", "db.tp.internal. 6 IN A 10.0.0.3"}, lines(m.Answer))
+	assert.Equal(t, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer}, ede(m), "the guard holds 10.0.0.3")
+	assert.Nil(t, ede(ask("db.tp.internal.", dns.TypeA, false)), "no EDE without EDNS")
+	assert.Equal(t, []string{`db.tp.internal. 10 IN TXT "PG_HOST=db.tp.internal"`, `db.tp.internal. 10 IN TXT "PG_PORT=5432"`}, lines(ask("db.tp.internal.", dns.TypeTXT, true).Answer), "TXT keeps the plain ttl")
+	assert.Nil(t, ede(ask("db.tp.internal.", dns.TypeTXT, true)))
+	assert.Equal(t, []string{"plain.tp.internal. 30 IN A 10.0.2.1"}, lines(ask("plain.tp.internal.", dns.TypeA, true).Answer))
+
+	m = ask("down.tp.internal.", dns.TypeA, true)
+	assert.Empty(t, m.Answer)
+	assert.Equal(t, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeOther, ExtraText: "no healthy endpoint"}, ede(m))
+
+	opts.Panic = true
+	pv := Build("tp.internal.", services, opts)
+	m = new(dns.Msg)
+	pv.Lookup(Query{Name: "down.tp.internal.", Type: dns.TypeA, Client: netip.MustParseAddr("10.9.9.9"), EDNS: true}, m)
+	assert.Equal(t, []string{"down.tp.internal. 5 IN A 10.0.1.1"}, lines(m.Answer))
+	assert.Equal(t, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeOther, ExtraText: "panic: no healthy endpoint, all answered"}, ede(m))
+
+	// _health.S.Z: one TXT per endpoint, whatever its health.
+	m = ask("_health.db.tp.internal.", dns.TypeTXT, true)
+	require.Len(t, m.Answer, 4)
+	var got [][]string
+	for _, rr := range m.Answer {
+		assert.Equal(t, uint32(6), rr.Header().Ttl)
+		got = append(got, rr.(*dns.TXT).Txt)
+	}
+	assert.Equal(t, [][]string{
+		{"address=10.0.0.1", "state=healthy", "checked=2026-12-05T03:04:05Z"},
+		{"address=10.0.0.2", "state=unknown"},
+		{"address=10.0.0.3", "port=5433", "state=unhealthy", "checked=2026-12-05T03:04:05Z", `error=dial tcp 10.0.0.3:5433: connection \"refused\"`},
+		{"address=10.0.0.4", "state=disabled"},
+	}, got)
+	assert.Empty(t, ask("_health.db.tp.internal.", dns.TypeA, true).Answer, "NODATA for other types")
+	assert.NotContains(t, v.nodes, "_health.nope.tp.internal.")
 }

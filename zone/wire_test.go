@@ -67,7 +67,8 @@ func TestAppendWire(t *testing.T) {
 					n := v.nodes[name]
 					declinable := qtype == dns.TypeANY || want.result == Refused ||
 						n != nil && n.kind == kindApex && qtype == dns.TypeNS ||
-						n != nil && (n.kind == kindBrowse || n.kind == kindInstance) ||
+						n != nil && (n.kind == kindBrowse || n.kind == kindInstance || n.kind == kindHealth) ||
+						n != nil && n.svc != nil && n.svc.recs.Load().ede != nil ||
 						n != nil && (n.kind == kindNameServer || n.kind == kindService && len(n.svc.recs.Load().cname) > 0 ||
 							n.kind == kindPort && qtype == dns.TypeSRV && len(n.svc.recs.Load().cname) > 0)
 					assert.True(t, declinable, "declined %s", what)

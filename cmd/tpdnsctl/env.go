@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,11 @@ func env(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	if c.opts.tsigKey != "" && m.IsTsig() == nil {
+		// miekg/dns checks a signature only when there is one: a spoofed
+		// or forwarded reply without any must not pass for the server's.
+		return fmt.Errorf("the reply from %s is not signed with the key", server)
+	}
 	values := map[string]string{}
 	for _, rr := range m.Answer {
 		txt, ok := rr.(*dns.TXT)
@@ -76,9 +82,13 @@ func env(ctx context.Context, c *call) error {
 		}
 		for _, s := range txt.Txt {
 			k, v, ok := strings.Cut(unescape(s), "=")
-			if ok && k != "" {
-				values[k] = v
+			if !ok || !envName.MatchString(k) {
+				// Printed into lines a shell evaluates: only a name, as
+				// the registry allows, never anything a shell would run.
+				fmt.Fprintf(c.stderr, "tpdnsctl: skipped %q: not KEY=value with KEY a variable name\n", s)
+				continue
 			}
+			values[k] = v
 		}
 	}
 	if c.opts.output == outputJSON {
@@ -94,6 +104,10 @@ func env(ctx context.Context, c *call) error {
 	}
 	return nil
 }
+
+// envName is a key that can be a shell variable, as the registry's keys
+// are.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // dnsServer is where env asks: --dns, TPDNS_DNS, or the first name server
 // of /etc/resolv.conf, on port 53 unless one is given.

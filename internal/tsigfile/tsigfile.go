@@ -51,13 +51,7 @@ func Read(path string) ([]Key, error) {
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		line++
-		text := s.Text()
-		if i := strings.IndexAny(text, "#"); i >= 0 {
-			text = text[:i]
-		}
-		if i := strings.Index(text, "//"); i >= 0 {
-			text = text[:i]
-		}
+		text := uncomment(s.Text())
 		fields := strings.Fields(strings.NewReplacer(";", " ; ", "{", " { ", "}", " } ").Replace(text))
 		for len(fields) > 0 {
 			switch {
@@ -110,4 +104,20 @@ func Read(path string) ([]Key, error) {
 		return nil, fmt.Errorf("secrets %s: no key", path)
 	}
 	return keys, nil
+}
+
+// uncomment drops a "#" or "//" comment from line, outside quotes: a
+// base64 secret may hold "//".
+func uncomment(line string) string {
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		switch {
+		case line[i] == '"':
+			quoted = !quoted
+		case quoted:
+		case line[i] == '#', strings.HasPrefix(line[i:], "//"):
+			return line[:i]
+		}
+	}
+	return line
 }

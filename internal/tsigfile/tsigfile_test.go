@@ -19,10 +19,12 @@ key "App-Finance." {
 	secret "`+secret+`";
 };
 key ci { secret "`+secret+`"; }; # one line
+key slashes { secret "ab//cd/+ef8="; }; // base64 holds slashes
 `), 0o600))
 	keys, err := Read(path)
 	require.NoError(t, err)
-	require.Len(t, keys, 2)
+	require.Len(t, keys, 3)
+	assert.Equal(t, []byte{105, 191, 255, 113, 223, 254, 121, 255}, keys[2].Secret)
 	assert.Equal(t, "app-finance.", keys[0].Name)
 	assert.Equal(t, "hmac-sha512.", keys[0].Algorithm)
 	assert.Len(t, keys[0].Secret, 32)

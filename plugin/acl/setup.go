@@ -1,7 +1,6 @@
 package acl
 
 import (
-	"net/netip"
 	"strings"
 
 	"github.com/coredns/caddy"
@@ -98,7 +97,7 @@ func parsePolicy(c *caddy.Controller) (policy, error) {
 				}
 				p.qtypes = append(p.qtypes, t)
 			default:
-				prefix, err := parseSource(v)
+				prefix, err := plugin.ParseSource(v)
 				if err != nil {
 					return policy{}, c.Errf("%q is neither an IP address nor a CIDR", v)
 				}
@@ -119,25 +118,4 @@ func parsePolicy(c *caddy.Controller) (policy, error) {
 func isSection(s string) bool {
 	s = strings.ToLower(s)
 	return s == "type" || s == "net"
-}
-
-// parseSource reads an address or a CIDR. An IPv4-mapped IPv6 one is made
-// IPv4, the form client addresses are matched in.
-func parseSource(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap().WithZone("")
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -98,8 +98,10 @@ func parse(c *caddy.Controller) (*config, error) {
 				return nil, c.ArgErr()
 			}
 			f, err := strconv.ParseFloat(args[0], 64)
-			if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-				return nil, c.Errf("%s %q: want a number of responses, 0 or more", option, args[0])
+			// Below minAllowance the interval between two responses would
+			// overflow into no limit at all.
+			if err != nil || f < 0 || f > 0 && f < minAllowance || math.IsInf(f, 0) || math.IsNaN(f) {
+				return nil, c.Errf("%s %q: want a number of responses, 0 (no limit) or from %g", option, args[0], minAllowance)
 			}
 			allowance[k], set[k] = f, true
 			continue
@@ -175,6 +177,10 @@ func parse(c *caddy.Controller) (*config, error) {
 	return cfg, nil
 }
 
+// minAllowance is the smallest rate a limit may have: one response in
+// 1,000 seconds.
+const minAllowance = 0.001
+
 // intArg reads the one argument of an option, an integer from lo to hi.
 func intArg(c *caddy.Controller, option string, args []string, lo, hi int) (int, error) {
 	if len(args) != 1 {
@@ -199,30 +205,11 @@ func parseExempt(args []string) ([]netip.Prefix, error) {
 	}
 	var out []netip.Prefix
 	for _, s := range args {
-		p, err := parsePrefix(s)
+		p, err := plugin.ParseSource(s)
 		if err != nil {
 			return nil, fmt.Errorf("exempt %q: neither an IP address nor a CIDR (none stands alone)", s)
 		}
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap().WithZone("")
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -45,6 +45,7 @@ type apiServer struct {
 	handler    http.Handler
 	host       *apiHost
 	from       *ThirdParty // the configuration it took the API over from, if any
+	streams    streamGate  // ends its event streams when it stops answering
 
 	// ctx is the context of its requests: stop ends it when they outlast
 	// apiShutdownTimeout.
@@ -228,6 +229,12 @@ func (h *apiHost) beginHandOver() {
 // apiShutdownTimeout, then to serves the store they wrote to (when it is
 // the same) before it answers.
 func (h *apiHost) handOver(from, to *apiServer) {
+	if from != nil {
+		from.streams.close() // else they would hold up the hand-over
+	}
+	if to != nil {
+		to.streams.reopen()
+	}
 	defer func() {
 		h.mu.Lock()
 		if h.pending--; h.pending == 0 {
@@ -338,6 +345,7 @@ func (a *apiServer) waitIdle(ctx context.Context) bool {
 // back to the one before.
 func (a *apiServer) stop() {
 	defer a.cancel()
+	a.streams.close()
 	if a.tokenWatch != nil {
 		a.tokenWatch.stop()
 	}

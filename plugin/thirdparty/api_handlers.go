@@ -47,13 +47,21 @@ func (a *apiServer) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/services/{name}", a.deleteService)
 	mux.HandleFunc("PUT /v1/services/{name}/endpoints/{address}", a.putEndpoint)
 	mux.HandleFunc("DELETE /v1/services/{name}/endpoints/{address}", a.deleteEndpoint)
+	mux.HandleFunc("GET /v1/events", a.events)
 	mux.HandleFunc("/v1/services", methods("GET"))
 	mux.HandleFunc("/v1/services/{name}", methods("GET, PUT, DELETE"))
 	mux.HandleFunc("/v1/services/{name}/endpoints/{address}", methods("PUT, DELETE"))
+	mux.HandleFunc("/v1/events", methods("GET"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusNotFound, msg: "no such route: " + r.URL.Path})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The status page holds no data: it is the one route served
+		// without a token (it asks for one, for the data it requests).
+		if isUIPage(r) {
+			serveUI(w, r)
+			return
+		}
 		tok := a.authenticate(r)
 		if tok == nil {
 			// A client without a token gets no more of the server: its

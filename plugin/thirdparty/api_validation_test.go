@@ -29,9 +29,7 @@ func TestAPIValidation(t *testing.T) {
 		name, method, path, body string
 		want                     string // the 400's body
 	}{
-		{"service ttl 0", "PUT", "/v1/services/new", `{"ttl":0}`, `{"error":"0 is not a number of seconds (1 or more)","field":"ttl"}`},
-		{"service ttl over a day", "PUT", "/v1/services/new", `{"ttl":86401}`, `{"error":"86401 seconds is over 86400 (24h), the longest ttl","field":"ttl"}`},
-		{"service ttl of the issue", "PUT", "/v1/services/new", `{"ttl":9223372037}`, `{"error":"9223372037 seconds is over 86400 (24h), the longest ttl","field":"ttl"}`},
+		{"service ttl beyond a DNS TTL", "PUT", "/v1/services/new", `{"ttl":9223372037}`, `{"error":"9223372037 is out of range 0-2147483647","field":"ttl"}`},
 		{"heartbeat ttl of the issue", "PUT", ep + "10.1.0.9", `{"ttl":9223372037}`, `{"error":"9223372037 seconds is over 86400 (24h), the longest ttl","field":"ttl"}`},
 		{"heartbeat ttl over a day", "PUT", ep + "10.1.0.9", `{"ttl":86401}`, `{"error":"86401 seconds is over 86400 (24h), the longest ttl","field":"ttl"}`},
 		{"heartbeat ttl 0", "PUT", ep + "10.1.0.9", `{"ttl":0}`, `{"error":"0 is not a number of seconds (1 or more)","field":"ttl"}`},

@@ -2,14 +2,18 @@ package thirdparty
 
 import (
 	"fmt"
+	"log"
+	"net"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/coredns/caddy"
 
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
+	"github.com/tpdns/tpdns/zone"
 )
 
 // storageKey is where a caddy instance keeps its ThirdParty plugins.
@@ -101,8 +105,9 @@ func (tp *ThirdParty) endpointStatus(s *config.Service, ep config.Endpoint, key 
 // this copy and from it into the answers, the metrics and the API, and
 // nothing asks the checker back.
 type healthCopy struct {
-	mu sync.RWMutex
-	m  map[string]health.Status // by endpoint key; absent: not probed yet
+	mu      sync.RWMutex
+	m       map[string]health.Status // by endpoint key; absent: not probed yet
+	healthy int                      // how many of m are healthy
 }
 
 // get returns the status of the endpoint with key: Unknown until its first
@@ -122,11 +127,17 @@ func (e *healthCopy) apply(batch []health.Report) (changed []string) {
 		e.m = make(map[string]health.Status, len(batch))
 	}
 	for _, r := range batch {
+		if e.m[r.Key].State == health.Healthy {
+			e.healthy--
+		}
 		if r.Removed {
 			delete(e.m, r.Key)
 			continue
 		}
 		e.m[r.Key] = r.Status
+		if r.Status.State == health.Healthy {
+			e.healthy++
+		}
 		if r.From.Serving() != r.Status.State.Serving() && !slices.Contains(changed, r.Owner) {
 			changed = append(changed, r.Owner)
 		}
@@ -134,10 +145,26 @@ func (e *healthCopy) apply(batch []health.Report) (changed []string) {
 	return changed
 }
 
-// healthReported keeps the reports of the checker, and rebuilds in every
-// view the records of the services whose answers they change.
+// healthReported keeps the reports of the checker, logs and counts the
+// changes of state, lets the guard see them, and rebuilds in every view the
+// records of the services whose answers they change.
 func (tp *ThirdParty) healthReported(batch []health.Report) {
+	tp.publishHealth(batch)
 	changed := tp.states.apply(batch)
+	for _, r := range batch {
+		if r.Changed() {
+			healthTransitions.WithLabelValues(r.Owner, r.Status.State.String()).Inc()
+			log.Printf("[INFO] plugin/thirdparty: %s", describeChange(r))
+		}
+	}
+	tp.states.mu.RLock()
+	healthy := tp.states.healthy
+	tp.states.mu.RUnlock()
+	for _, s := range tp.guard.observe(batch, healthy, time.Now()) {
+		if !slices.Contains(changed, s) {
+			changed = append(changed, s)
+		}
+	}
 	if len(changed) == 0 {
 		return
 	}
@@ -148,6 +175,74 @@ func (tp *ThirdParty) healthReported(batch []health.Report) {
 			v.Update(service)
 		}
 	}
+	tp.warnDown(changed)
+}
+
+// describeChange is the log line of a change of state: "oracle.finance
+// 192.0.2.10:1521 healthy -> unhealthy after 3 failures: dial tcp ...".
+func describeChange(r health.Report) string {
+	s := fmt.Sprintf("%s %s %s -> %s after ", r.Owner, net.JoinHostPort(r.Target.Host, strconv.Itoa(int(r.Target.Port))), r.From, r.Status.State)
+	switch n := r.Status.Failures; {
+	case r.Status.State == health.Healthy && r.Status.Successes == 1:
+		s += "1 success"
+	case r.Status.State == health.Healthy:
+		s += strconv.Itoa(r.Status.Successes) + " successes"
+	case n == 1:
+		s += "1 failure"
+	default:
+		s += strconv.Itoa(n) + " failures"
+	}
+	if r.Status.LastError != "" {
+		s += ": " + r.Status.LastError
+	}
+	return s
+}
+
+// warnDown logs, once, a service among names left with no healthy
+// endpoint, and one that has one again. A service the guard holds is left
+// to the guard's own warning until it lifts. The caller holds tp.mu.
+func (tp *ThirdParty) warnDown(names []string) {
+next:
+	for _, name := range names {
+		s := tp.defs[name]
+		if s == nil || s.Check.Type == config.CheckNone {
+			continue
+		}
+		enabled, up := 0, 0
+		for _, ep := range s.Endpoints {
+			if ep.Disabled {
+				continue
+			}
+			key := endpointKey(s, ep, probePort(s, ep))
+			if tp.guard.holds(key) {
+				continue next
+			}
+			enabled++
+			if tp.states.get(key).State.Serving() {
+				up++
+			}
+		}
+		down := enabled > 0 && up == 0
+		switch {
+		case down && !tp.down[name]:
+			tp.down[name] = true
+			log.Printf("[WARNING] plugin/thirdparty: service %s has no healthy endpoint left (%d enabled)", name, enabled)
+		case !down && tp.down[name]:
+			delete(tp.down, name)
+			log.Printf("[WARNING] plugin/thirdparty: service %s has a healthy endpoint again (%d of %d)", name, up, enabled)
+		}
+	}
+}
+
+// healthTXT is what _health.S.Z tells of endpoint i of s.
+func (tp *ThirdParty) healthTXT(s *config.Service, i int) zone.EndpointHealth {
+	ep := s.Endpoints[i]
+	st := tp.endpointStatus(s, ep, "")
+	h := zone.EndpointHealth{State: st.State.String(), Checked: st.LastCheck, Error: st.LastError}
+	if e := tp.hostError(ep); e != "" && h.Error == "" {
+		h.Error = e
+	}
+	return h
 }
 
 // Ready implements plugin.Readiness: the registry is loaded when the

@@ -140,7 +140,7 @@ func TestHostNameServices(t *testing.T) {
 		{"alias.tp.internal.", dns.TypeA, []string{"alias.tp.internal. 10 IN CNAME pg.tp.internal.", "pg.tp.internal. 10 IN A 10.0.0.5"}, nil},
 		{"alias.tp.internal.", dns.TypeSRV, []string{"alias.tp.internal. 10 IN SRV 0 1 5432 pg.tp.internal."}, []string{"pg.tp.internal. 10 IN A 10.0.0.5"}},
 		{"broken.tp.internal.", dns.TypeA, []string{"broken.tp.internal. 10 IN CNAME gone.corp.example.com."}, nil},
-		{"probed.tp.internal.", dns.TypeA, []string{"db.corp.example.com. 10 IN A 127.0.0.7", "probed.tp.internal. 10 IN CNAME db.corp.example.com."}, nil},
+		{"probed.tp.internal.", dns.TypeA, []string{"db.corp.example.com. 1 IN A 127.0.0.7", "probed.tp.internal. 1 IN CNAME db.corp.example.com."}, nil},
 	} {
 		for _, proto := range []string{"udp", "tcp"} {
 			r := exchange(t, proto, addr, "127.0.0.1", test.Query(c.name, c.qtype, 1232))

@@ -136,6 +136,7 @@ func (tp *ThirdParty) stop() error {
 		tp.background.Wait()
 		tp.stopPolling()
 		tp.checker.Stop()
+		tp.guard.stop()
 		tp.hosts.Stop()
 		tp.mu.Lock()
 		st, owns := tp.st, tp.ownsStore

@@ -24,6 +24,14 @@ var (
 		Namespace: namespace, Subsystem: "thirdparty", Name: "health_check_duration_seconds",
 		Help: "Time a health probe took.", Buckets: prometheus.ExponentialBuckets(0.00025, 2, 16),
 	})
+	healthTransitions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "health_transitions_total",
+		Help: "Changes of an endpoint's health state, by service and the state changed to.",
+	}, []string{"service", "to"})
+	guardActive = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "guard_active",
+		Help: "1 while the checker-isolation guard answers failing endpoints as healthy (tpdns itself seems cut off).",
+	})
 	registryReloads = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "thirdparty", Name: "registry_reloads_total",
 		Help: "Changed registry files read, by result (success: served; failure: rejected).",

@@ -28,7 +28,8 @@ type watcher struct {
 }
 
 func newThirdParty(o options) (*ThirdParty, error) {
-	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{}}
+	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{},
+		guard: guard{percent: o.guard, hold: o.guardHold}, down: map[string]bool{}}
 	tp.checker = health.NewChecker(o.probes, tp.healthReported)
 	tp.checker.Observe = observeProbe
 	tp.checker.Resolve = tp.resolveHost
@@ -76,6 +77,7 @@ func (tp *ThirdParty) serve(state *registry.State) {
 	serial := nextSerial(prev)
 	tp.views.Store(tp.build(state.Services, serial))
 	registryGeneration.Set(float64(serial))
+	tp.publishRegistry(serial, len(state.Services))
 }
 
 // build makes the views of every zone for services, and has the checker
@@ -90,7 +92,18 @@ func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 	up := func(s *config.Service, i int) bool {
 		return tp.endpointStatus(s, s.Endpoints[i], keys[s.Name][i]).State.Serving()
 	}
-	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial, Up: up, Panic: tp.opts.panic, Hosts: tp.hosts}
+	held := func(s *config.Service, i int) bool { return tp.guard.holds(keys[s.Name][i]) }
+	stored := tp.reg.Snapshot().Stored
+	stale := func(s *config.Service) bool {
+		_, ok := stored[s.Name]
+		return ok && tp.storeDown.Load()
+	}
+	tp.defs = make(map[string]*config.Service, len(services))
+	for i := range services {
+		tp.defs[services[i].Name] = &services[i]
+	}
+	opts := zone.Options{TTL: tp.opts.ttl, MaxAnswers: tp.opts.maxAnswers, Serial: serial, Up: up, Held: held, Stale: stale, Health: tp.healthTXT,
+		Panic: tp.opts.panic, Hosts: tp.hosts}
 	prev := tp.views.Load()
 	vs := views{}
 	for _, z := range tp.opts.zones {

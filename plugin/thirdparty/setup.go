@@ -22,6 +22,8 @@ import (
 // Defaults of the Corefile properties.
 const (
 	defaultTTL        = 10
+	defaultGuard      = 50 // percent
+	defaultGuardHold  = 10 * time.Minute
 	defaultReload     = 5 * time.Second
 	defaultTokenFile  = "tpdns.token"
 	defaultEtcdPrefix = "/tpdns"
@@ -63,8 +65,13 @@ type options struct {
 	fall       []string // zones whose unknown names go to the next plugin; nil: none
 	panic      bool
 	probes     int // health_concurrency
-	store      storeOptions
-	api        apiOptions
+	// guard is the percentage of healthy endpoints failing together above
+	// which the checker is taken to be cut off (0: never), guardHold the
+	// longest it holds them.
+	guard     int
+	guardHold time.Duration
+	store     storeOptions
+	api       apiOptions
 	// resolvers are where host-name endpoints outside the zones are
 	// resolved (HOST:PORT); nil: those of defaultResolver.
 	resolvers []string
@@ -99,7 +106,7 @@ type apiOptions struct {
 }
 
 func parse(c *caddy.Controller) (options, error) {
-	o := options{reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency}
+	o := options{reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency, guard: defaultGuard, guardHold: defaultGuardHold}
 	i := 0
 	for c.Next() {
 		if i++; i > 1 {
@@ -218,6 +225,22 @@ func parseProperty(c *caddy.Controller, o *options) error {
 			return c.ArgErr()
 		}
 		o.panic = true
+	case "guard":
+		if len(args) < 1 || len(args) > 2 {
+			return c.ArgErr()
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 0 || n > 100 {
+			return c.Errf("guard: %q is not a percentage (0 to 100; 0 turns the guard off)", args[0])
+		}
+		o.guard = n
+		if len(args) == 2 {
+			d, err := time.ParseDuration(args[1])
+			if err != nil || d <= 0 {
+				return c.Errf("guard: %q is not a duration such as 10m", args[1])
+			}
+			o.guardHold = d
+		}
 	case "health_concurrency":
 		s, err := one()
 		if err != nil {

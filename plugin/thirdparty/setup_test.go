@@ -118,6 +118,18 @@ func TestParse(t *testing.T) {
 			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: defaultReload, ttl: defaultTTL, panic: true, probes: 16},
 		},
 		{input: "thirdparty {\n services s.yaml\n panic now\n}", keys: []string{"."}, err: "Testfile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'now'"},
+		{
+			input: "thirdparty {\n services s.yaml\n guard 30 2m\n}",
+			keys:  []string{"tp.internal"},
+			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency, guard: 30, guardHold: 2 * time.Minute},
+		},
+		{
+			input: "thirdparty {\n services s.yaml\n guard 0\n}",
+			keys:  []string{"tp.internal"},
+			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency, guard: 0, guardHold: defaultGuardHold},
+		},
+		{input: "thirdparty {\n services s.yaml\n guard 101\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: guard: "101" is not a percentage (0 to 100; 0 turns the guard off)`},
+		{input: "thirdparty {\n services s.yaml\n guard 50 soon\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: guard: "soon" is not a duration such as 10m`},
 		{input: "thirdparty {\n services s.yaml\n health_concurrency 0\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: health_concurrency: "0" is not a number of probes (1 or more)`},
 		{input: "thirdparty {\n services s.yaml\n api 127.0.0.1:8080\n}", keys: []string{"."}, err: "Testfile:4 - Error during parsing: api needs a store to keep what it registers: add store bolt PATH"},
 		{
@@ -172,6 +184,9 @@ func TestParse(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, c.input)
+		if c.want.guardHold == 0 { // the guard's defaults, unless the case is about it
+			c.want.guard, c.want.guardHold = defaultGuard, defaultGuardHold
+		}
 		assert.Equal(t, c.want, got, c.input)
 	}
 }

@@ -75,10 +75,10 @@ func (tp *ThirdParty) handOverStore(o storeOptions) store.Store {
 func (tp *ThirdParty) loadStore(ctx context.Context) error {
 	invalid, err := tp.reg.Load(ctx)
 	if err != nil {
-		storeUp.Set(0)
+		tp.setStoreUp(false)
 		return err
 	}
-	storeUp.Set(1)
+	tp.setStoreUp(true)
 	storeLoaded.SetToCurrentTime()
 	for _, name := range slices.Sorted(maps.Keys(invalid)) {
 		log.Printf("[ERROR] plugin/thirdparty: store service %s is invalid and not served: %v", name, invalid[name])
@@ -109,7 +109,7 @@ func (tp *ThirdParty) watchStore(ctx context.Context, loaded bool) {
 				// A watch waits quietly while its store is away: ask.
 				if p, ok := tp.st.(pinger); ok {
 					if err := p.Ping(ctx); err != nil && ctx.Err() == nil {
-						storeUp.Set(0)
+						tp.setStoreUp(false)
 						loaded = false
 						if err.Error() != reported {
 							reported = err.Error()
@@ -131,6 +131,33 @@ func (tp *ThirdParty) watchStore(ctx context.Context, loaded bool) {
 		}
 		if err == nil {
 			reported = ""
+		}
+	}
+}
+
+// setStoreUp records whether the store can be read. While it cannot, the
+// services read from it last are answered all the same, stale: their
+// address and SRV answers carry EDE 3, so their records are rebuilt when
+// that changes.
+func (tp *ThirdParty) setStoreUp(up bool) {
+	if up {
+		storeUp.Set(1)
+	} else {
+		storeUp.Set(0)
+	}
+	if tp.storeDown.Swap(!up) == !up {
+		return
+	}
+	stored := tp.reg.Snapshot().Stored
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	vs := tp.views.Load()
+	if vs == nil {
+		return
+	}
+	for _, v := range *vs {
+		for name := range stored {
+			v.Update(name)
 		}
 	}
 }

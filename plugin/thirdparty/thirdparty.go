@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
 	"github.com/tpdns/tpdns/hostname"
 	"github.com/tpdns/tpdns/plugin"
@@ -29,9 +30,14 @@ type ThirdParty struct {
 	views   atomic.Pointer[views]
 	watch   *watcher
 	checker *health.Checker
-	states  healthCopy         // what checker published
-	hosts   *hostname.Resolver // host-name endpoints outside the zones
-	api     *apiServer
+	states  healthCopy // what checker published
+	// storeDown is set while the store cannot be read: its services
+	// answer from the last read, stale.
+	storeDown atomic.Bool
+	guard     guard
+	hosts     *hostname.Resolver // host-name endpoints outside the zones
+	api       *apiServer
+	events    eventHub // the event streams of the API (events.go)
 
 	// reg owns the services: every change to them goes through it, and
 	// it publishes each new state to serve.
@@ -40,8 +46,10 @@ type ThirdParty struct {
 	// mu orders the writers of the views (registry states, health and
 	// host-name changes) and guards what they read. Queries never take it.
 	mu        sync.Mutex
-	conflicts map[string]string   // store services not served, as last logged
-	hostUsers map[string][]string // host name (resolved) → services with it
+	conflicts map[string]string          // store services not served, as last logged
+	defs      map[string]*config.Service // the services served, by name
+	down      map[string]bool            // services logged as having no healthy endpoint
+	hostUsers map[string][]string        // host name (resolved) → services with it
 	st        store.Store
 	ownsStore bool        // false once handed over to the next configuration
 	storeFrom *ThirdParty // the configuration the store was taken over from
@@ -76,10 +84,16 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 
 	m := reply(r)
-	query := zone.Query{Name: name, Type: q.Qtype, Client: addrOf(w.RemoteAddr()), Local: addrOf(w.LocalAddr()), Key: tsigKey(ctx, w, r)}
+	query := zone.Query{Name: name, Type: q.Qtype, Client: addrOf(w.RemoteAddr()), Local: addrOf(w.LocalAddr()), Key: tsigKey(ctx, w, r), EDNS: r.IsEdns0() != nil}
 	switch (*h.tp.views.Load())[z].Lookup(query, m) {
 	case zone.Refused:
-		return dns.RcodeRefused, nil
+		if !query.EDNS {
+			return dns.RcodeRefused, nil
+		}
+		// RFC 8914: the client is not in the service's allow.
+		m.Rcode = dns.RcodeRefused
+		m.Extra = append(m.Extra, &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT},
+			Option: []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}})
 	case zone.NXDomain:
 		if plugin.MatchZone(h.tp.opts.fall, name) != "" { // fallthrough
 			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"path"
@@ -438,6 +439,17 @@ func (w *tokenWatch) stop() {
 
 func (w *tokenWatch) poll() {
 	data, err := os.ReadFile(w.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Deleting the file revokes its tokens: a credential fails closed.
+		if w.loaded != ([sha256.Size]byte{}) || w.readErr == "" {
+			w.loaded, w.rejected, w.readErr = [sha256.Size]byte{}, [sha256.Size]byte{}, err.Error()
+			tt := newTokenTable(w.admin, nil)
+			w.a.tokens.Store(&tt)
+			tokenReloads.WithLabelValues("success").Inc()
+			log.Printf("[WARNING] plugin/thirdparty: api tokens %s is gone: its tokens are revoked, the token_file's remains", w.file)
+		}
+		return
+	}
 	if err != nil {
 		if err.Error() != w.readErr {
 			w.readErr = err.Error()

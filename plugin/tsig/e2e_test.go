@@ -2,6 +2,7 @@ package tsig
 
 import (
 	"encoding/base64"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -158,4 +159,43 @@ func TestSignedAddressQueriesAreSigned(t *testing.T) {
 	require.Len(t, m.Answer, 1)
 	require.NotNil(t, m.IsTsig())
 	assert.Nil(t, m.IsEdns0(), "no OPT record for a query without one")
+}
+
+// A MAC too short to be one still gets its NOTAUTH (BADSIG), unsigned.
+func TestShortMAC(t *testing.T) {
+	addr := start(t, "tsig {\n  secret app-finance. "+secret+"\n }")
+	q := test.Query("oracle.finance.tp.internal.", dns.TypeTXT, 0)
+	q.SetTsig("app-finance.", dns.HmacSHA256, 300, time.Now().Unix())
+	q.IsTsig().MAC, q.IsTsig().MACSize = "00", 1
+	wire, err := q.Pack()
+	require.NoError(t, err)
+	for _, proto := range []string{"udp", "tcp"} {
+		conn, err := net.Dial(proto, addr)
+		require.NoError(t, err)
+		require.NoError(t, conn.SetDeadline(time.Now().Add(2*time.Second)))
+		m := new(dns.Msg)
+		if proto == "udp" {
+			_, err = conn.Write(wire)
+			require.NoError(t, err)
+			buf := make([]byte, 2048)
+			n, err := conn.Read(buf)
+			require.NoError(t, err, proto)
+			require.NoError(t, m.Unpack(buf[:n]))
+		} else {
+			_, err = conn.Write(append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...))
+			require.NoError(t, err)
+			var size [2]byte
+			_, err = io.ReadFull(conn, size[:])
+			require.NoError(t, err, proto)
+			buf := make([]byte, int(size[0])<<8|int(size[1]))
+			_, err = io.ReadFull(conn, buf)
+			require.NoError(t, err, proto)
+			require.NoError(t, m.Unpack(buf))
+		}
+		conn.Close()
+		assert.Equal(t, dns.RcodeNotAuth, m.Rcode, proto)
+		require.NotNil(t, m.IsTsig(), proto)
+		assert.Equal(t, uint16(dns.RcodeBadSig), m.IsTsig().Error, proto)
+		assert.Empty(t, m.IsTsig().MAC, proto)
+	}
 }
