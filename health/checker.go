@@ -279,10 +279,12 @@ func (c *Checker) run() {
 		now := time.Now()
 		var due []*entry
 		var planned []time.Time
+		var targets []Endpoint // as they are now: Set may change them meanwhile
 		for c.queue.Len() > 0 && !c.queue[0].due.After(now) {
 			e := heap.Pop(&c.queue).(*entry)
 			due = append(due, e)
 			planned = append(planned, e.due)
+			targets = append(targets, e.Endpoint)
 		}
 		wait := time.Hour
 		if c.queue.Len() > 0 {
@@ -297,7 +299,7 @@ func (c *Checker) run() {
 				return
 			}
 			c.probes.Add(1)
-			go c.probe(e, planned[i], slots)
+			go c.probe(e, targets[i], planned[i], slots)
 		}
 		if len(due) > 0 {
 			continue
@@ -312,19 +314,19 @@ func (c *Checker) run() {
 	}
 }
 
-// probe probes e, planned for the time given, records the result and
-// schedules the next probe.
-func (c *Checker) probe(e *entry, planned time.Time, slots chan struct{}) {
+// probe probes e, as ep was when it came due (planned for the time
+// given), records the result and schedules the next probe.
+func (c *Checker) probe(e *entry, ep Endpoint, planned time.Time, slots chan struct{}) {
 	defer c.probes.Done()
 	start := time.Now()
 	c.stats.add(start.Sub(planned))
-	r := c.prober.probe(c.ctx, e.Target)
+	r := c.prober.probe(c.ctx, ep.Target)
 	<-slots
 	if c.ctx.Err() != nil {
 		return // stopping: the probe was cut short, its result means nothing
 	}
 	if c.Observe != nil {
-		c.Observe(e.Owner, r)
+		c.Observe(ep.Owner, r)
 	}
 
 	c.mu.Lock()
