@@ -3,12 +3,19 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.gitCommit=$(REVISION)
 FUZZTIME ?= 20s
 
-.PHONY: build run coredns test test-tpdns test-coredns test-deps lint fuzz bench bench-scale bench-go clean
+.PHONY: build install run coredns test test-tpdns test-coredns test-deps lint fuzz bench bench-scale bench-go clean
 
 ## build: the tpdns and tpdnsctl binaries, in bin/
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tpdns ./cmd/tpdns
 	$(GO) build -o bin/tpdnsctl ./cmd/tpdnsctl
+
+## install: tpdns and tpdnsctl into $(go env GOPATH)/bin (its first entry), for PATH
+install:
+	@bin="$$($(GO) env GOPATH | cut -d: -f1)/bin" && mkdir -p "$$bin" && \
+	$(GO) build -ldflags "$(LDFLAGS)" -o "$$bin/tpdns" ./cmd/tpdns && \
+	$(GO) build -o "$$bin/tpdnsctl" ./cmd/tpdnsctl && \
+	echo "installed tpdns and tpdnsctl in $$bin"
 
 ## coredns: stock CoreDNS with the thirdparty plugin, in bin/ (the coredns/ module)
 coredns:

@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // applyDefaults fills in what a service left out with the Default
 // constants of service.go. It is the one place defaults are applied, so
 // that it can be read against the README's list of them. A zero value
@@ -34,12 +36,7 @@ func applyDefaults(sd *serviceDecl) {
 		c.Interval = DefaultCheckInterval
 	}
 	if c.Timeout == 0 {
-		// A short interval gets a timeout that leaves time between probes;
-		// an interval of 1ns gets one equal to it, which checkCheck refuses.
-		c.Timeout = min(DefaultCheckTimeout, c.Interval/2)
-		if c.Timeout == 0 {
-			c.Timeout = c.Interval
-		}
+		c.Timeout = defaultTimeout(c.Interval)
 	}
 	if c.Rise == 0 {
 		c.Rise = DefaultCheckRise
@@ -47,4 +44,15 @@ func applyDefaults(sd *serviceDecl) {
 	if c.Fall == 0 {
 		c.Fall = DefaultCheckFall
 	}
+}
+
+// defaultTimeout is the timeout of a check of the interval given that sets
+// none: DefaultCheckTimeout, or half the interval when that is less, so
+// that a short interval leaves time between probes. An interval of 1ns
+// gets one equal to it, which checkCheck refuses.
+func defaultTimeout(interval time.Duration) time.Duration {
+	if t := min(DefaultCheckTimeout, interval/2); t > 0 {
+		return t
+	}
+	return interval
 }

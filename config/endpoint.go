@@ -108,7 +108,7 @@ func (d *decoder) address(ep *Endpoint, ed *endpointDecl, n *yaml.Node, long boo
 		d.errorf(n, ed.addrField, "%s", p)
 		return a, false
 	case long && a.hasPort:
-		d.errorf(n, ed.addrField, `%s has a port; give it as "port"`, quote(n.Value))
+		d.errorf(n, ed.addrField, `%s has a port; give the address alone, and the port as "port"`, quote(n.Value))
 		return a, false
 	}
 	ep.Address, ep.IP, ed.addr = a.addr, a.ip, n

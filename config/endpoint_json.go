@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -28,7 +29,8 @@ var endpointPatchFields = []string{"port", "name", "priority", "weight", "disabl
 // DecodeEndpointJSON decodes the optional body of an endpoint PUT, as
 // strictly as DecodeJSON a service: an empty body (or null) sets nothing;
 // otherwise it is one object of the keys of EndpointPatch, in lower case,
-// each at most once, with a ttl of whole seconds from MinTTL to MaxTTL.
+// each at most once, with a ttl of whole seconds from MinTTL to MaxTTL (a
+// number, or a Go duration such as "30s").
 // Every error is returned, in an ErrorList whose Fields are the keys. The
 // values themselves (a label, a port) are validated with the service they
 // go into.
@@ -53,36 +55,26 @@ func DecodeEndpointJSON(data []byte) (EndpointPatch, error) {
 		var raw json.RawMessage
 		_ = dec.Decode(&raw)
 		field := join("", key)
-		var target any
+		var problem string
 		switch key {
 		case "port":
-			target = &p.Port
+			// 0 takes the endpoint's own port away: it has the service's.
+			p.Port, problem = decodeUint16(raw)
 		case "name":
-			target = &p.Name
+			p.Name, problem = decodeString(raw)
 		case "priority":
-			target = &p.Priority
+			p.Priority, problem = decodeUint16(raw)
 		case "weight":
-			target = &p.Weight
+			p.Weight, problem = decodeUint16(raw)
 		case "disabled":
-			target = &p.Disabled
+			p.Disabled, problem = decodeBool(raw)
 		case "ttl":
-			ttl, problem := decodeTTL(raw)
-			if problem != "" {
-				errs = append(errs, &Error{Field: field, Msg: problem})
-			}
-			p.TTL = ttl
-			continue
+			p.TTL, problem = decodeTTL(raw)
 		default:
-			errs = append(errs, &Error{Field: field, Msg: "unknown field" + suggest(key, endpointPatchFields)})
-			continue
+			problem = "unknown field" + suggest(key, endpointPatchFields)
 		}
-		if err := json.Unmarshal(raw, target); err != nil {
-			msg := err.Error()
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				msg = fmt.Sprintf("want %s, got %s", te.Type, te.Value)
-			}
-			errs = append(errs, &Error{Field: field, Msg: msg})
+		if problem != "" {
+			errs = append(errs, &Error{Field: field, Msg: problem})
 		}
 	}
 	if errs != nil {
@@ -91,22 +83,86 @@ func DecodeEndpointJSON(data []byte) (EndpointPatch, error) {
 	return p, nil
 }
 
-// decodeTTL decodes a heartbeat ttl: a whole number of seconds, or null
+// decodeTTL decodes a heartbeat ttl: a whole number of seconds, or a Go
+// duration of whole seconds ("30s", "1m"), from MinTTL to MaxTTL; null
 // for none. It returns why raw is no ttl, or "".
 func decodeTTL(raw json.RawMessage) (time.Duration, string) {
+	text := string(raw)
 	switch raw[0] {
 	case 'n':
 		return 0, ""
+	case '"':
+		_ = json.Unmarshal(raw, &text)
+		if !isSeconds(text) {
+			return durationTTL(text)
+		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 	default:
-		return 0, "want a number of seconds, got " + describeJSON(raw)
+		return 0, `want a number of seconds or a duration such as "30s", got ` + describeJSON(raw)
 	}
-	text := string(raw)
 	v, err := strconv.ParseInt(text, 10, 64)
 	if p := ttlProblem(short(text), v, err); p != "" {
 		return 0, p
 	}
 	return time.Duration(v) * time.Second, ""
+}
+
+// durationTTL decodes a heartbeat ttl written as a Go duration.
+func durationTTL(text string) (time.Duration, string) {
+	v, err := time.ParseDuration(text)
+	switch {
+	case err != nil:
+		return 0, `want a number of seconds or a duration such as "30s", got ` + quote(text)
+	case v%time.Second != 0:
+		return 0, quote(text) + " is not a whole number of seconds"
+	case v < MinTTL || v > MaxTTL:
+		return 0, fmt.Sprintf("%s is out of range %s-%s", quote(text), durationString(MinTTL), durationString(MaxTTL))
+	}
+	return v, ""
+}
+
+// decodeUint16 decodes a number from 0 to 65535, or null for none.
+func decodeUint16(raw json.RawMessage) (*uint16, string) {
+	if raw[0] == 'n' {
+		return nil, ""
+	}
+	var num json.Number
+	if json.Unmarshal(raw, &num) != nil || raw[0] == '"' {
+		return nil, "want an integer, got " + describeJSON(raw)
+	}
+	v, err := strconv.ParseInt(num.String(), 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrSyntax):
+		return nil, "want an integer, got " + short(num.String())
+	case err != nil || v < 0 || v > math.MaxUint16:
+		return nil, fmt.Sprintf("%s is out of range 0-%d", short(num.String()), math.MaxUint16)
+	}
+	u := uint16(v)
+	return &u, ""
+}
+
+// decodeString decodes a string, or null for none.
+func decodeString(raw json.RawMessage) (*string, string) {
+	if raw[0] == 'n' {
+		return nil, ""
+	}
+	var s string
+	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return nil, "want a string, got " + describeJSON(raw)
+	}
+	return &s, ""
+}
+
+// decodeBool decodes true or false, or null for none.
+func decodeBool(raw json.RawMessage) (*bool, string) {
+	switch string(raw) {
+	case "null":
+		return nil, ""
+	case "true", "false":
+		b := string(raw) == "true"
+		return &b, ""
+	}
+	return nil, "want true or false, got " + describeJSON(raw)
 }
 
 // describeJSON says what the valid JSON value raw is, for "want X, got Y"

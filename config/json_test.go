@@ -68,8 +68,8 @@ func TestDecodeJSONErrors(t *testing.T) {
 		},
 		{
 			name: "string for a number",
-			in:   `{"name": "a", "ttl": "30"}`,
-			want: []string{`ttl: want an integer, got "30"`},
+			in:   `{"name": "a", "ports": [{"name": "db", "port": "1521"}]}`,
+			want: []string{`ports[0].port: want an integer, got "1521"`},
 		},
 		{
 			name: "float for a number",

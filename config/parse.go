@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -49,7 +50,7 @@ func (d *decoder) parse(data []byte) *yaml.Node {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if !errors.Is(err, io.EOF) {
-			d.syntaxError(err)
+			d.syntaxError(data, err)
 		}
 		return nil
 	}
@@ -62,7 +63,7 @@ func (d *decoder) parse(data []byte) *yaml.Node {
 			break
 		}
 		if err != nil {
-			d.syntaxError(err)
+			d.syntaxError(data, err)
 			return nil
 		}
 		if len(next.Content) > 0 && !isEmpty(next.Content[0]) {
@@ -118,19 +119,139 @@ func isEmpty(n *yaml.Node) bool { return isNull(n) && n.Value == "" }
 // yamlLine matches the position yaml.v3 puts in front of most messages.
 var yamlLine = regexp.MustCompile(`^line (\d+): `)
 
-// syntaxError records a parse error of yaml.v3, moving the line it
-// reports ("yaml: line 3: did not find expected key") into Error.Line.
-func (d *decoder) syntaxError(err error) {
+// syntaxError records a parse error of yaml.v3 in data, at the line where
+// the document goes wrong (see errorLine).
+func (d *decoder) syntaxError(data []byte, err error) {
+	msg, line := splitYAMLError(err)
+	e := &Error{File: d.file, Msg: "invalid " + d.format + ": " + msg}
+	if d.lines {
+		e.Line = errorLine(data, msg, line)
+	}
+	d.errs = append(d.errs, posError{line: e.Line, err: e})
+}
+
+// splitYAMLError returns the message of a yaml.v3 error without its
+// "yaml: " and "line N: ", and N (0 when it has none); "" for nil.
+func splitYAMLError(err error) (string, int) {
+	if err == nil {
+		return "", 0
+	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &Error{File: d.file}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		msg = msg[len(m[0]):]
-		if line, err := strconv.Atoi(m[1]); err == nil && d.lines {
-			e.Line = line
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return msg, 0
+	}
+	line, _ := strconv.Atoi(m[1])
+	return msg[len(m[0]):], line
+}
+
+// errorLine returns the line of data at which yaml.v3 fails with msg.
+//
+// The line yaml.v3 reports is not that line. For an error of the parser
+// it is where the enclosing mapping or list begins, counted from 0 (a key
+// indented wrong on line 58 of a service that starts on line 52 reads
+// "line 51"); for one of the scanner, where the token being scanned
+// begins, which may be lines before (a tab on line 4 after "ttl: 30" on
+// line 3 reads "line 3"). Both are at or before the line wanted, which is
+// the first line that, the document cut after it, makes the parse fail
+// with the same message: the line of the token yaml.v3 could not take, or
+// of an unclosed quote or bracket.
+//
+// That line is found by parsing cut documents. The document is parsed once
+// more, handed to yaml.v3 a line at a time, for how far it read before it
+// failed: the line wanted is at or before the last one read, and usually
+// that one or the one before. Then cut documents are parsed: after the
+// line yaml.v3 said (right for an unclosed quote), then stepping back from
+// the last line read by doubling steps and then halving the step, so that
+// a large file costs a few more parses (and a valid one none).
+func errorLine(data []byte, msg string, reported int) int {
+	lr := &lineReader{data: data}
+	if m, _ := splitYAMLError(parseAll(lr)); m != msg {
+		return reported // not the same error twice: yaml.v3's line it is
+	}
+	// ends[i] is the end of line i+1, its newline included. The document
+	// cut after the last line read fails as the whole one does: yaml.v3
+	// stopped before it needed more.
+	ends := lineEnds(data)
+	if len(ends) == 0 {
+		return reported
+	}
+	hi := min(sort.SearchInts(ends, lr.off)+1, len(ends))
+	lo := max(reported, 1) - 1
+	fails := func(lines int) bool {
+		m, _ := splitYAMLError(parseAll(bytes.NewReader(data[:ends[lines-1]])))
+		return m == msg
+	}
+	if lo+1 < hi && fails(lo+1) {
+		return lo + 1 // yaml.v3's line was the one: an unclosed quote
+	}
+	// lo does not fail (lines 0 is the empty document), hi does.
+	for step := 1; hi-step > lo; step *= 2 {
+		if !fails(hi - step) {
+			lo = hi - step
+			break
+		}
+		hi -= step
+	}
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
 		}
 	}
-	e.Msg = "invalid " + d.format + ": " + msg
-	d.errs = append(d.errs, posError{line: e.Line, err: e})
+	return hi
+}
+
+// parseAll parses every document of r as parse does, and returns the
+// first error.
+func parseAll(r io.Reader) error {
+	dec := yaml.NewDecoder(r)
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// lineEnds returns the offset after each line of data: after its newline,
+// or the end of data for a last line without one.
+func lineEnds(data []byte) []int {
+	var ends []int
+	for off := 0; off < len(data); {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			ends = append(ends, len(data))
+			break
+		}
+		off += i + 1
+		ends = append(ends, off)
+	}
+	return ends
+}
+
+// lineReader reads data at most a line at a time, so that where it is when
+// yaml.v3 fails tells how far yaml.v3 got.
+type lineReader struct {
+	data []byte
+	off  int
+}
+
+func (r *lineReader) Read(p []byte) (int, error) {
+	if r.off == len(r.data) {
+		return 0, io.EOF
+	}
+	rest := r.data[r.off:]
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i+1]
+	}
+	n := copy(p, rest)
+	r.off += n
+	return n, nil
 }
 
 // document decodes the top level of a registry file: a mapping with the

@@ -41,7 +41,7 @@ func TestParseYAMLErrors(t *testing.T) {
   - name: *nope
 `,
 			want: []string{
-				"services.yaml: invalid YAML: unknown anchor 'nope' referenced",
+				"services.yaml:2: invalid YAML: unknown anchor 'nope' referenced",
 			},
 		},
 		{
@@ -326,7 +326,7 @@ services: []
 				"services.yaml:7: services[0].endpoints[1]: port 0 is out of range 1-65535",
 				"services.yaml:8: services[0].endpoints[2]: port \"\" is not a number",
 				"services.yaml:10: services[0].endpoints[3].port: 99999 is out of range 1-65535",
-				"services.yaml:11: services[0].endpoints[4].address: \"10.0.0.5:80\" has a port; give it as \"port\"",
+				"services.yaml:11: services[0].endpoints[4].address: \"10.0.0.5:80\" has a port; give the address alone, and the port as \"port\"",
 				"services.yaml:12: services[0].endpoints[5].address: is required",
 				"services.yaml:18: services[1].endpoints[0]: a port per endpoint needs the service to have exactly one port, it has 2",
 				"services.yaml:20: services[1].endpoints[1].port: a port per endpoint needs the service to have exactly one port, it has 2",
@@ -537,7 +537,7 @@ services: []
 				// A DNS TTL: 0 (never cache) and over a day are TTLs.
 				"services.yaml:3: services[0].ttl: -1 is out of range 0-2147483647",
 				"services.yaml:5: services[1].ttl: 2147483648 is out of range 0-2147483647",
-				"services.yaml:7: services[2].ttl: want an integer, got \"abc\"",
+				"services.yaml:7: services[2].ttl: want a number of seconds or a duration such as \"30s\", got \"abc\"",
 				"services.yaml:13: services[5].ttl: 9223372037 is out of range 0-2147483647",
 				"services.yaml:15: services[6].ttl: 99999999999999999999 is out of range 0-2147483647",
 			},
@@ -662,14 +662,13 @@ services: []
     check: {interval: 10, timeout: -1s}
 `,
 			want: []string{
-				"services.yaml:3: services[0].check.interval: want a duration such as \"10s\", got \"ten\"",
+				"services.yaml:3: services[0].check.interval: want a duration such as \"10s\" or a number of seconds, got \"ten\"",
 				"services.yaml:3: services[0].check.timeout: 0s must be above zero",
 				"services.yaml:3: services[0].check.rise: 0 is out of range 1-2147483647",
 				"services.yaml:3: services[0].check.fall: want an integer, got \"x\"",
 				"services.yaml:5: services[1].check.timeout: 5s must be below the interval, 5s",
 				"services.yaml:7: services[2].check.interval: 1ns must be above the timeout, 1ns",
 				"services.yaml:9: services[3].check.timeout: 10s must be below the interval, 10s",
-				"services.yaml:11: services[4].check.interval: want a duration such as \"10s\", got 10",
 				"services.yaml:11: services[4].check.timeout: -1s must be above zero",
 			},
 		},
@@ -735,7 +734,7 @@ f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
 				"services.yaml:10: services[0].endpoints[1].port: 99999 is out of range 1-65535",
 				"services.yaml:14: services[0].check.timeout: 30s must be below the interval, 10s",
 				"services.yaml:15: services[1].name: \"standby.oracle.finance\" is already used by services[0].endpoints[1] (line 9)",
-				"services.yaml:16: services[1].ttl: want an integer, got \"forever\"",
+				"services.yaml:16: services[1].ttl: want a number of seconds or a duration such as \"30s\", got \"forever\"",
 				"services.yaml:17: services[1].tags: unknown field",
 			},
 		},
@@ -1040,7 +1039,7 @@ func TestLoadFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("services:\n  - name: a\n    ttl: x\n"), 0o600))
 
 	_, err := LoadFile(path, testZones)
-	assert.EqualError(t, err, path+`:3: services[0].ttl: want an integer, got "x"`)
+	assert.EqualError(t, err, path+`:3: services[0].ttl: want a number of seconds or a duration such as "30s", got "x"`)
 
 	missing := filepath.Join(dir, "missing.yaml")
 	_, err = LoadFile(missing, testZones)

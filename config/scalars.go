@@ -83,18 +83,96 @@ func (d *decoder) boolean(n *yaml.Node, field string) (bool, bool) {
 	return false, false
 }
 
-// duration decodes a Go duration above zero.
+// duration decodes a duration above zero: a Go duration ("10s", "1m30s")
+// or a number of seconds (10, 0.5, "10"), as the API's durations are.
 func (d *decoder) duration(n *yaml.Node, field string) (time.Duration, bool) {
-	if n = resolve(n); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
-		if v, err := time.ParseDuration(n.Value); err == nil {
-			if v <= 0 {
-				d.errorf(n, field, "%s must be above zero", n.Value)
-				return 0, false
-			}
-			return v, true
-		}
+	n = resolve(n)
+	v, ok := parseDuration(n)
+	switch {
+	case !ok:
+		d.errorf(n, field, `want a duration such as "10s" or a number of seconds, got %s`, describe(n))
+		return 0, false
+	case v <= 0:
+		d.errorf(n, field, "%s must be above zero", n.Value)
+		return 0, false
 	}
-	d.errorf(n, field, `want a duration such as "10s", got %s`, describe(n))
+	return v, true
+}
+
+// parseDuration parses a scalar that is a Go duration or a number of
+// seconds, an integer or a decimal fraction, written as a number or as a
+// string.
+func parseDuration(n *yaml.Node) (time.Duration, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, false
+	}
+	s := n.Value
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		s = strings.ReplaceAll(s, "_", "")
+	case "!!str":
+	default:
+		return 0, false
+	}
+	if isSeconds(s) {
+		s += "s"
+	}
+	v, err := time.ParseDuration(s)
+	return v, err == nil
+}
+
+// isSeconds reports whether s is a plain decimal number: digits, with a
+// sign and a fraction at most ("10", "-1", "0.5").
+func isSeconds(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	whole, frac, _ := strings.Cut(s, ".")
+	return whole+frac != "" && strings.Trim(whole+frac, "0123456789") == ""
+}
+
+// seconds decodes a whole number of seconds from lo to hi: an integer
+// (quoted or not), or a Go duration of whole seconds ("30s", "1m"), as the
+// API's durations are.
+func (d *decoder) seconds(n *yaml.Node, field string, lo, hi int64) (int64, bool) {
+	n = resolve(n)
+	tag := n.ShortTag()
+	text := n.Value
+	var v int64
+	var err error
+	switch {
+	case n.Kind != yaml.ScalarNode:
+		err = strconv.ErrSyntax
+	case tag == "!!int":
+		v, err = parseInt(n)
+	case (tag == "!!str" || tag == "!!float") && isSeconds(text):
+		if v, err = strconv.ParseInt(text, 10, 64); errors.Is(err, strconv.ErrSyntax) {
+			d.errorf(n, field, "%s is not a whole number of seconds", text)
+			return 0, false
+		}
+	case tag == "!!str":
+		dur, perr := time.ParseDuration(text)
+		switch {
+		case perr != nil:
+			err = perr
+		case dur%time.Second != 0:
+			d.errorf(n, field, "%s is not a whole number of seconds", quote(text))
+			return 0, false
+		}
+		v = int64(dur / time.Second)
+		if err == nil && (v < lo || v > hi) {
+			d.errorf(n, field, "%s is %d seconds, out of range %d-%d", quote(text), v, lo, hi)
+			return 0, false
+		}
+	default:
+		err = strconv.ErrSyntax
+	}
+	switch {
+	case errors.Is(err, strconv.ErrRange) || err == nil && (v < lo || v > hi):
+		d.errorf(n, field, "%s is out of range %d-%d", short(text), lo, hi)
+	case err != nil:
+		d.errorf(n, field, `want a number of seconds or a duration such as "30s", got %s`, describe(n))
+	default:
+		return v, true
+	}
 	return 0, false
 }
 

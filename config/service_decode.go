@@ -74,12 +74,13 @@ func (d *decoder) serviceName(sd *serviceDecl, e entry) {
 }
 
 // ttl decodes the service's ttl: the TTL of its answers, 0 (never cache)
-// included, as any DNS TTL. (A heartbeat's ttl has the bounds of ttl.go.)
+// included, as any DNS TTL, in whole seconds ("30s" is 30). (A heartbeat's
+// ttl has the bounds of ttl.go.)
 func (d *decoder) ttl(sd *serviceDecl, e entry) {
 	if e.val == nil {
 		return
 	}
-	if v, ok := d.integer(e.val, join(sd.path, "ttl"), 0, math.MaxInt32); ok {
+	if v, ok := d.seconds(e.val, join(sd.path, "ttl"), 0, math.MaxInt32); ok {
 		ttl := uint32(v)
 		sd.svc.TTL = &ttl
 	}

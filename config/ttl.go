@@ -18,16 +18,15 @@ const (
 
 // ttlProblem checks a ttl given as a whole number of seconds, written as
 // text: v is the text parsed, or err why it does not parse (strconv's
-// ErrRange for a number too large for 64 bits). It returns why the number
-// is no ttl, or "".
+// ErrRange for a number too large for 64 bits, ErrSyntax for a fraction).
+// It returns why the number is no ttl, or "".
 func ttlProblem(text string, v int64, err error) string {
+	lo, hi := int64(MinTTL/time.Second), int64(MaxTTL/time.Second)
 	switch {
-	case errors.Is(err, strconv.ErrRange) && !isNegative(text), err == nil && v > int64(MaxTTL/time.Second):
-		return fmt.Sprintf("%s seconds is over %d (%s), the longest ttl", text, int64(MaxTTL/time.Second), durationString(MaxTTL))
-	case err != nil, v < int64(MinTTL/time.Second):
-		return fmt.Sprintf("%s is not a number of seconds (%d or more)", text, int64(MinTTL/time.Second))
+	case errors.Is(err, strconv.ErrSyntax):
+		return text + " is not a whole number of seconds"
+	case err != nil, v < lo, v > hi:
+		return fmt.Sprintf("%s is out of range %d-%d (seconds: %s to %s)", text, lo, hi, durationString(MinTTL), durationString(MaxTTL))
 	}
 	return ""
 }
-
-func isNegative(text string) bool { return len(text) > 0 && text[0] == '-' }

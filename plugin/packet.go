@@ -40,10 +40,25 @@ type PacketAnswerer interface {
 	AnswerPacket(b []byte, q *Packet) (out []byte, r PacketReply, ok bool)
 }
 
-// PacketObserver is told of every reply the packet path writes for one zone
-// of one server: the query's type, the reply's rcode, and how long the
-// server took from reading the query to having the reply ready.
-type PacketObserver func(qtype uint16, rcode int, took time.Duration)
+// PacketObserved is one reply the packet path made, as its observers see
+// it. The packet path serves UDP only.
+type PacketObserved struct {
+	Type  uint16 // the query's type
+	Rcode int    // the reply's
+	// IPv6 tells the client's address family (an IPv4-mapped address is
+	// IPv4).
+	IPv6 bool
+	// QuerySize and ReplySize are the query's and the reply's lengths in
+	// bytes; ReplySize is 0 for a reply a limit held back.
+	QuerySize, ReplySize int
+	// Took is how long the server took from reading the query to having
+	// the reply ready.
+	Took time.Duration
+}
+
+// PacketObserver is told of every reply the packet path makes for one zone
+// of one server. It runs on the query path: it must not allocate.
+type PacketObserver func(o PacketObserved)
 
 // PacketPasser is a handler that the packet path may go past.
 type PacketPasser interface {

@@ -82,10 +82,16 @@ var (
 type ClashError struct {
 	Name string // the owner name
 	By   string // the service that has it
+	// File is whether By is the registry file's service, else the store's.
+	File bool
 }
 
 func (e *ClashError) Error() string {
-	return fmt.Sprintf("the name %s is already used by service %s", e.Name, e.By)
+	origin := "the store's"
+	if e.File {
+		origin = "the registry file's"
+	}
+	return fmt.Sprintf("the name %s is already used by %s service %s", e.Name, origin, e.By)
 }
 
 // InvalidError is a write whose result does not validate.
@@ -436,11 +442,11 @@ func (r *Registry) publish(next *State) {
 // wins; writes through the registry keep the store from clashing with
 // itself, but other replicas and file edits may).
 func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
-	taken := map[string]string{} // owner name → the service creating it
+	taken := map[string]owner{} // owner name → the service creating it
 	services := make([]config.Service, 0, len(file)+len(stored))
 	for _, s := range file {
 		for _, n := range s.Names() {
-			taken[n] = s.Name
+			taken[n] = owner{s.Name, true}
 		}
 		services = append(services, s)
 	}
@@ -448,11 +454,11 @@ func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
 	for _, name := range slices.Sorted(maps.Keys(stored)) {
 		s := stored[name].Service
 		if n, by, clash := clashes(&s, taken); clash {
-			conflicts[name] = (&ClashError{Name: n, By: by}).Error()
+			conflicts[name] = (&ClashError{Name: n, By: by.service, File: by.file}).Error()
 			continue
 		}
 		for _, n := range s.Names() {
-			taken[n] = s.Name
+			taken[n] = owner{s.Name, false}
 		}
 		services = append(services, s)
 	}
@@ -462,10 +468,10 @@ func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
 // clash refuses a store service whose names another service has: one of
 // the file, or another of the store.
 func (s *State) clash(svc *config.Service) error {
-	taken := map[string]string{}
+	taken := map[string]owner{}
 	for _, f := range s.File {
 		for _, n := range f.Names() {
-			taken[n] = f.Name
+			taken[n] = owner{f.Name, true}
 		}
 	}
 	for name, st := range s.Stored {
@@ -473,23 +479,30 @@ func (s *State) clash(svc *config.Service) error {
 			continue
 		}
 		for _, n := range st.Service.Names() {
-			taken[n] = name
+			taken[n] = owner{name, false}
 		}
 	}
 	if n, by, clash := clashes(svc, taken); clash {
-		return &ClashError{Name: n, By: by}
+		return &ClashError{Name: n, By: by.service, File: by.file}
 	}
 	return nil
 }
 
+// owner is the service that creates a name: the registry file's, or the
+// store's.
+type owner struct {
+	service string
+	file    bool
+}
+
 // clashes returns the first name s creates that is taken, and by whom.
-func clashes(s *config.Service, taken map[string]string) (name, by string, clash bool) {
+func clashes(s *config.Service, taken map[string]owner) (name string, by owner, clash bool) {
 	for _, n := range s.Names() {
 		if by, ok := taken[n]; ok {
 			return n, by, true
 		}
 	}
-	return "", "", false
+	return "", owner{}, false
 }
 
 // revise sets the Revision of each service of next, read in a snapshot

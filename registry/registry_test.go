@@ -114,7 +114,8 @@ func TestWritesAreCheckedAgainstTheUnion(t *testing.T) {
 	_, _, err = r.Put(ctx, service(t, `{"name":"primary.pg","endpoints":["10.0.0.6"]}`))
 	var clash *ClashError
 	require.True(t, errors.As(err, &clash), "%v", err)
-	assert.Equal(t, ClashError{Name: "primary.pg", By: "pg"}, *clash)
+	assert.Equal(t, ClashError{Name: "primary.pg", By: "pg", File: true}, *clash)
+	assert.EqualError(t, clash, "the name primary.pg is already used by the registry file's service pg")
 
 	_, _, err = r.Put(ctx, service(t, `{"name":"web","endpoints":["10.0.0.7"]}`))
 	require.NoError(t, err)
@@ -124,6 +125,7 @@ func TestWritesAreCheckedAgainstTheUnion(t *testing.T) {
 	_, _, err = r.PutEndpoint(ctx, "web", "10.0.0.9", func(e *config.EndpointDoc) { e.Name = "api" }, 0)
 	require.True(t, errors.As(err, &clash), "%v", err)
 	assert.Equal(t, ClashError{Name: "api.web", By: "api.web"}, *clash)
+	assert.EqualError(t, clash, "the name api.web is already used by the store's service api.web")
 	assert.Equal(t, []string{"10.0.0.7"}, endpoints(r.Snapshot(), "web"), "a refused write changes nothing")
 
 	assert.ErrorIs(t, r.Delete(ctx, "nope"), ErrNotFound)

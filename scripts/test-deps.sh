@@ -5,6 +5,7 @@ set -euo pipefail
 need=()
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)   # deploy/ manifests (test/deploy_test.go)
 # The status page (/ui/) is tested in headless Chromium (test/ui_test.go).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # The client matrix (test/clients) resolves with every stack Debian packages:

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -32,3 +34,60 @@ var (
 		Help: "Counter of DNS-over-TCP connections the server closed because of a limit, by reason.",
 	}, []string{"server", "reason"})
 )
+
+// pluginEnabled is CoreDNS's coredns_plugin_enabled, named
+// tpdns_plugin_enabled: 1 for each plugin in the chain of each zone of each
+// server that serves, by its handler's name. Plugins that only configure
+// (bind, health, ready) are in no chain, as in CoreDNS.
+var pluginEnabled = prometheus.NewDesc("tpdns_plugin_enabled",
+	"A metric that indicates whether a plugin is enabled on per server and zone basis.",
+	[]string{"server", "zone", "name"}, nil)
+
+// enabled are the servers that serve; tpdns_plugin_enabled is read from
+// them when scraped, so that a reload's series are those of the
+// configuration that answers, whatever becomes of the others.
+var enabled = &enabledPlugins{servers: map[*Server]struct{}{}}
+
+func init() { prometheus.MustRegister(enabled) }
+
+type enabledPlugins struct {
+	mu      sync.Mutex
+	servers map[*Server]struct{}
+}
+
+func (e *enabledPlugins) add(s *Server) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.servers[s] = struct{}{}
+}
+
+func (e *enabledPlugins) remove(s *Server) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.servers, s)
+}
+
+// Describe implements prometheus.Collector.
+func (e *enabledPlugins) Describe(ch chan<- *prometheus.Desc) { ch <- pluginEnabled }
+
+// Collect implements prometheus.Collector: the plugins of the servers that
+// no newer configuration replaced, each once.
+func (e *enabledPlugins) Collect(ch chan<- prometheus.Metric) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[[3]string]bool{}
+	for s := range e.servers {
+		if s.successor.Load() != nil {
+			continue
+		}
+		for zone, z := range s.zones {
+			for _, name := range z.plugins {
+				key := [3]string{s.label(), zone, name}
+				if !seen[key] {
+					seen[key] = true
+					ch <- prometheus.MustNewConstMetric(pluginEnabled, prometheus.GaugeValue, 1, key[:]...)
+				}
+			}
+		}
+	}
+}

@@ -41,14 +41,15 @@ func TestPacketPathLimits(t *testing.T) {
 	q.Id, q.CheckingDisabled = 4711, true
 	m := new(dns.Msg)
 
-	reply, a, ok := s.answerPacket(&packetReader{}, pack(t, q), client, nil)
+	query := pack(t, q)
+	reply, a, ok := s.answerPacket(&packetReader{}, query, client, nil)
 	require.True(t, ok)
 	require.NoError(t, m.Unpack(reply))
 	assert.False(t, m.Truncated)
 	assert.Len(t, m.Answer, 1)
-	a.chain.observe(a.qtype, a.rcode, 0)
+	s.observePacket(observed(a, query, client, reply), 0)
 
-	reply, a, ok = s.answerPacket(&packetReader{}, pack(t, q), client, nil)
+	reply, a, ok = s.answerPacket(&packetReader{}, query, client, nil)
 	require.True(t, ok)
 	require.NoError(t, m.Unpack(reply))
 	assert.Equal(t, dns.MsgHdr{Id: 4711, Response: true, Authoritative: true, Truncated: true, RecursionDesired: true, CheckingDisabled: true}, m.MsgHdr)
@@ -56,10 +57,11 @@ func TestPacketPathLimits(t *testing.T) {
 	assert.Empty(t, m.Answer)
 	assert.Empty(t, m.Ns)
 	assert.Empty(t, m.Extra)
-	a.chain.observe(a.qtype, a.rcode, 0)
+	s.observePacket(observed(a, query, client, reply), 0)
 
 	q.SetEdns0(4096, true)
-	reply, _, ok = s.answerPacket(&packetReader{}, pack(t, q), client, nil)
+	query = pack(t, q)
+	reply, _, ok = s.answerPacket(&packetReader{}, query, client, nil)
 	require.True(t, ok)
 	require.NoError(t, m.Unpack(reply))
 	assert.True(t, m.Truncated)
@@ -70,10 +72,10 @@ func TestPacketPathLimits(t *testing.T) {
 	assert.True(t, m.IsEdns0().Do())
 	assert.Empty(t, m.IsEdns0().Option)
 
-	reply, a, ok = s.answerPacket(&packetReader{}, pack(t, q), client, nil)
+	reply, a, ok = s.answerPacket(&packetReader{}, query, client, nil)
 	require.True(t, ok, "held back, not declined")
 	assert.Empty(t, reply)
-	a.chain.observe(a.qtype, a.rcode, 0)
+	s.observePacket(observed(a, query, client, reply), 0)
 
 	assert.Equal(t, []string{
 		"dns://127.0.0.1:53 example. a.example. 192.0.2.99 A NOERROR",
@@ -81,7 +83,13 @@ func TestPacketPathLimits(t *testing.T) {
 		"dns://127.0.0.1:53 example. a.example. 192.0.2.99 A NOERROR",
 		"dns://127.0.0.1:53 example. a.example. 192.0.2.99 A NOERROR",
 	}, l.asked)
-	assert.Len(t, l.seen, 3, "observed")
+	// Observed as sent: the whole reply, the slip, and nothing (the
+	// query without EDNS is 27 bytes, with it 38).
+	assert.Equal(t, []string{
+		"dns://127.0.0.1:53 example. A NOERROR ipv6=false 27 43 0s",
+		"dns://127.0.0.1:53 example. A NOERROR ipv6=false 27 27 0s",
+		"dns://127.0.0.1:53 example. A NOERROR ipv6=false 38 0 0s",
+	}, l.seen, "observed")
 
 	// A query the answerer declines is never limited: the chain answers it.
 	q.SetQuestion("b.example.", dns.TypeA)

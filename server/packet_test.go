@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,8 +48,9 @@ type passer struct {
 }
 
 func (p *passer) PassPackets(server, zone string) plugin.PacketObserver {
-	return func(qtype uint16, rcode int, took time.Duration) {
-		p.seen = append(p.seen, server+" "+zone+" "+dns.TypeToString[qtype]+" "+dns.RcodeToString[rcode])
+	return func(o plugin.PacketObserved) {
+		p.seen = append(p.seen, fmt.Sprintf("%s %s %s %s ipv6=%t %d %d %s", server, zone,
+			dns.TypeToString[o.Type], dns.RcodeToString[o.Rcode], o.IPv6, o.QuerySize, o.ReplySize, o.Took))
 	}
 }
 
@@ -57,7 +60,7 @@ func packetServer(handlers ...plugin.Handler) *Server {
 	return s
 }
 
-func pack(t *testing.T, m *dns.Msg) []byte {
+func pack(t testing.TB, m *dns.Msg) []byte {
 	b, err := m.Pack()
 	require.NoError(t, err)
 	return b
@@ -72,7 +75,8 @@ func TestPacketPathAnswers(t *testing.T) {
 	q := new(dns.Msg)
 	q.SetQuestion("a.example.", dns.TypeA)
 	q.Id, q.CheckingDisabled = 4711, true
-	reply, ans, ok := s.answerPacket(&packetReader{}, pack(t, q), client, nil)
+	query := pack(t, q)
+	reply, ans, ok := s.answerPacket(&packetReader{}, query, client, nil)
 	require.True(t, ok)
 	m := new(dns.Msg)
 	require.NoError(t, m.Unpack(reply))
@@ -84,8 +88,16 @@ func TestPacketPathAnswers(t *testing.T) {
 	assert.Empty(t, m.Extra, "no OPT for a query without one")
 	assert.Equal(t, []string{"a.example. 192.0.2.99"}, a.asked)
 
-	ans.chain.observe(ans.qtype, ans.rcode, time.Millisecond)
-	assert.Equal(t, []string{"dns://127.0.0.1:53 example. A NOERROR"}, p.seen)
+	s.observePacket(observed(ans, query, client, reply), time.Millisecond)
+	assert.Equal(t, []string{fmt.Sprintf("dns://127.0.0.1:53 example. A NOERROR ipv6=false %d %d 1ms", len(query), len(reply))}, p.seen)
+	// From IPv6, and from IPv4 as an IPv4-mapped address: family 2, then 1.
+	for _, from := range []string{"2001:db8::99", "::ffff:192.0.2.99"} {
+		client := netip.MustParseAddr(from)
+		reply, ans, ok = s.answerPacket(&packetReader{}, query, client, nil)
+		require.True(t, ok)
+		s.observePacket(observed(ans, query, client, reply), time.Millisecond)
+	}
+	assert.Equal(t, []string{"ipv6=true", "ipv6=false"}, []string{strings.Fields(p.seen[1])[4], strings.Fields(p.seen[2])[4]})
 
 	// EDNS: our size, the client's DO bit; padding is ignored, as the
 	// chain ignores it.
@@ -218,6 +230,37 @@ func BenchmarkAnswerPacket(b *testing.B) {
 		}
 		reply = out
 	}
+}
+
+// BenchmarkObservePacket is the server's share of observing a reply of
+// the packet path: the passers' observers (here one that counts) told of
+// it.
+func BenchmarkObservePacket(b *testing.B) {
+	var n countingPasser
+	s := packetServer(&n, recordAnswerer{})
+	q := new(dns.Msg)
+	q.SetQuestion("a.example.", dns.TypeA)
+	query, client := pack(b, q), netip.MustParseAddr("192.0.2.99")
+	reply, a, ok := s.answerPacket(&packetReader{}, query, client, make([]byte, 0, 512))
+	require.True(b, ok)
+	o := observed(a, query, client, reply)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.observePacket(o, time.Millisecond)
+	}
+	if n.replies == 0 {
+		b.Fatal("not observed")
+	}
+}
+
+// countingPasser counts the replies it is told of.
+type countingPasser struct {
+	plugin.Handler
+	replies, bytes int
+}
+
+func (p *countingPasser) PassPackets(string, string) plugin.PacketObserver {
+	return func(o plugin.PacketObserved) { p.replies, p.bytes = p.replies+1, p.bytes+o.ReplySize }
 }
 
 // recordAnswerer answers every query with one A record, 192.0.2.1, owned

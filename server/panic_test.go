@@ -30,7 +30,7 @@ func (panicAnswerer) AnswerPacket(b []byte, q *plugin.Packet) ([]byte, plugin.Pa
 type panicPasser struct{ plugin.Handler }
 
 func (panicPasser) PassPackets(string, string) plugin.PacketObserver {
-	return func(uint16, int, time.Duration) { panic("observer") }
+	return func(plugin.PacketObserved) { panic("observer") }
 }
 
 const packetPanicLog = `[ERROR] Recovered from panic in the packet path of server "127.0.0.1:53": `
@@ -64,9 +64,10 @@ func TestPacketPathRecoversFromPanics(t *testing.T) {
 	q := new(dns.Msg)
 	q.SetQuestion("a.example.", dns.TypeA)
 	for range 2 {
-		_, a, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddr("192.0.2.99"), nil)
+		query, client := pack(t, q), netip.MustParseAddr("192.0.2.99")
+		reply, a, ok := s.answerPacket(&packetReader{}, query, client, nil)
 		require.True(t, ok)
-		assert.NotPanics(t, func() { s.observePacket(a, time.Millisecond) })
+		assert.NotPanics(t, func() { s.observePacket(observed(a, query, client, reply), time.Millisecond) })
 	}
 	assert.Equal(t, before+5, testutil.ToFloat64(panics))
 	out = logs.String()

@@ -153,6 +153,7 @@ func (c *dnsContext) servers() ([]*Server, error) {
 					packet:     newPacketChain(handlers, s.label(), za.Zone),
 					stacktrace: b.Stacktrace,
 					ctx:        plugin.WithServer(context.Background(), s.label(), za.Zone),
+					plugins:    handlerNames(handlers),
 				}
 			}
 		}
@@ -247,6 +248,15 @@ func buildChain(plugins []plugin.Plugin) (plugin.Handler, []plugin.Handler) {
 		handlers[i] = h
 	}
 	return h, handlers
+}
+
+// handlerNames returns the names of handlers, in the chain's order.
+func handlerNames(handlers []plugin.Handler) []string {
+	names := make([]string, len(handlers))
+	for i, h := range handlers {
+		names[i] = h.Name()
+	}
+	return names
 }
 
 // Validate sets up the Corefile in, without listening or starting anything,

@@ -66,6 +66,7 @@ type zoneConfig struct {
 	packet     *packetChain   // nil when the chain has no packet path
 	stacktrace bool
 	ctx        context.Context // carries the server and the zone for metrics
+	plugins    []string        // the names of the chain's handlers, for tpdns_plugin_enabled
 }
 
 // transport is one of a Server's listeners and what serves it: a
@@ -194,6 +195,7 @@ func (s *Server) track(t *transport, sock interface{ Close() error }) bool {
 	if s.stopped {
 		return false
 	}
+	enabled.add(s)
 	s.sockets = append(s.sockets, sock)
 	s.running = append(s.running, t)
 	return true
@@ -207,6 +209,7 @@ func (s *Server) Stop() error {
 	running, sockets, predecessors := s.running, s.sockets, s.predecessors
 	s.running, s.sockets, s.predecessors = nil, nil, nil
 	s.mu.Unlock()
+	enabled.remove(s) // after stopped: track adds no more
 	// A configuration that stops before the one it replaced (its start
 	// failed) gives the address back.
 	for _, p := range predecessors {

@@ -139,7 +139,7 @@ type udpReader struct {
 	out      [udpBatch]unix.Mmsghdr
 	outIov   [udpBatch]unix.Iovec
 	replies  [udpBatch][]byte
-	answered [udpBatch]packetAnswer
+	answered [udpBatch]observedPacket
 }
 
 func newUDPReader(u *udpServer) *udpReader {
@@ -221,13 +221,14 @@ func (r *udpReader) answer(n int) {
 	for i := range n {
 		q := r.bufs[i][:r.in[i].Len]
 		client := r.client(i)
-		reply, a, ok := s.answerPacket(&r.packets, q, client.Addr().Unmap(), r.replies[i])
+		addr := client.Addr().Unmap()
+		reply, a, ok := s.answerPacket(&r.packets, q, addr, r.replies[i])
 		if !ok {
 			r.handOver(i, q, client)
 			continue
 		}
 		r.replies[i] = reply[:0] // keep what it grew to
-		r.answered[answered] = a
+		r.answered[answered] = observed(a, q, addr, reply)
 		answered++
 		if len(reply) == 0 {
 			continue // held back by a limit (rrl): observed, not sent

@@ -126,7 +126,7 @@ func TestExampleWithDig(t *testing.T) {
 		return code == 200
 	})
 	_, body = httpGet(t, "http://127.0.0.1:"+ports["9153"]+"/metrics")
-	assert.Regexp(t, `tpdns_dns_requests_total\{server="dns://127\.0\.0\.1:`+port+`",type="A",zone="tp\.internal\."\} \d+`, body)
+	assert.Regexp(t, `tpdns_dns_requests_total\{family="1",proto="udp",server="dns://127\.0\.0\.1:`+port+`",type="A",zone="tp\.internal\."\} \d+`, body)
 	assert.Contains(t, body, `tpdns_thirdparty_endpoints{service="oracle.finance",state="healthy"} 2`)
 	code, _ = httpGet(t, "http://127.0.0.1:"+ports["8053"]+"/v1/services")
 	assert.Equal(t, 401, code, "the API wants its token")

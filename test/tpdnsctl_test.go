@@ -1,17 +1,21 @@
 package test
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
@@ -62,9 +66,10 @@ func TestTpdnsctlAgainstARunningServer(t *testing.T) {
 
 	code, out, _ = r.ctl(t, "health", "billing")
 	assert.Equal(t, 0, code)
+	// No check: always up, which is no probe's result.
 	assert.Regexp(t, regexp.MustCompile(`^SERVICE\s+ADDRESS\s+STATE\s+LAST CHECK\s+LATENCY\s+LAST ERROR\n`+
-		`billing\s+192\.0\.2\.50\s+healthy\s+-\s+-\s+-\n`+
-		`billing\s+192\.0\.2\.51\s+healthy\s+-\s+-\s+-\n$`), out)
+		`billing\s+192\.0\.2\.50\s+healthy\s+no check\s+-\s+-\n`+
+		`billing\s+192\.0\.2\.51\s+healthy\s+no check\s+-\s+-\n$`), out)
 
 	code, out, _ = r.ctl(t, "services", "get", "billing", "-o", "json")
 	assert.Equal(t, 0, code)
@@ -238,6 +243,9 @@ func TestTpdnsctlEnv(t *testing.T) {
 	code, out, _ = env("oracle.finance.tp.internal.", "-o", "json")
 	assert.Equal(t, 0, code)
 	assert.JSONEq(t, `{"DB_HOST":"oracle.finance.tp.internal","DB_NAME":"orcl","DB_PORT":"1521","NOTE":"it's a \"quoted\" \\ value"}`, out)
+	code, out, _ = env("oracle.finance", "-o", "yaml")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "DB_HOST: oracle.finance.tp.internal\nDB_NAME: orcl\nDB_PORT: \"1521\"\nNOTE: it's a \"quoted\" \\ value\n", out)
 }
 
 // TestTpdnsctlEnvRefusesWhatAShellWouldRun: a reply to a signed query
@@ -283,4 +291,312 @@ func TestTpdnsctlEnvRefusesWhatAShellWouldRun(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out)
 	assert.Equal(t, "tpdnsctl: the reply from "+pc.LocalAddr().String()+" is not signed with the key\n", stderr)
+}
+
+// newFileRegistrar is newRegistrar with a registry file of its own,
+// services.yaml, beside the store.
+func newFileRegistrar(t *testing.T, registry string) *registrar {
+	r := newRegistrar(t)
+	require.NoError(t, os.WriteFile(filepath.Join(r.dir, "services.yaml"), []byte(registry), 0o644))
+	conf := fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  services services.yaml\n  store bolt tpdns.db\n  api %s\n }\n}\n",
+		strings.TrimPrefix(r.dns, "127.0.0.1:"), r.api)
+	require.NoError(t, os.WriteFile(r.corefile, []byte(conf), 0o644))
+	return r
+}
+
+// ctlFile writes content to name in r's directory and returns its path.
+func (r *registrar) ctlFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(r.dir, name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	return path
+}
+
+// fileService is the registry file of the tpdnsctl tests that need one.
+const fileService = `services:
+  - name: oracle.finance
+    ports: [{name: db, port: 1521}]
+    endpoints: [192.0.2.10, {address: 192.0.2.11, name: standby}]
+`
+
+// storeServices are services with a bit of every field, their durations
+// in both forms. The checks probe loopback addresses nothing listens on.
+const storeServices = `services:
+  - name: pg
+    ports:
+      - {name: db, port: 5432}
+      - {name: metrics, port: 9187, protocol: udp}
+    endpoints:
+      - {address: 127.0.0.20, name: primary}
+      - {address: 127.0.0.21, priority: 10, weight: 0, disabled: true}
+    connection: {PGDATABASE: app, URL: "postgres://${DB_HOST}:${DB_PORT}/app", PORT: 5432}
+    secrets_allow: [10.244.0.0/16]
+    secrets_keys: [app-finance]
+    allow: [10.0.0.0/8, 127.0.0.0/8]
+    ttl: 1m
+    check: {type: tcp, port: db, interval: 30, timeout: 1.5s, rise: 2}
+  - name: web
+    ports: [{name: https, port: 8443}]
+    endpoints: ["127.0.0.22:9443"]
+    check: {type: https, path: /healthz, expect: 204, tls_skip_verify: true, host: web.example.com}
+  - name: cache
+    endpoints: ["fd00::7", 192.0.2.7]
+    ttl: 0
+`
+
+// wantExport is storeServices as services export writes them, with the
+// endpoints added by tpdnsctl: one for good, one with a ttl.
+const wantExport = `services:
+  - name: cache
+    endpoints:
+      - fd00::7
+      - 192.0.2.7
+    ttl: 0
+  - name: pg
+    ports:
+      - name: db
+        port: 5432
+      - name: metrics
+        port: 9187
+        protocol: udp
+    endpoints:
+      - address: 127.0.0.20
+        name: primary
+      - address: 127.0.0.21
+        priority: 10
+        weight: 0
+        disabled: true
+    connection:
+      PGDATABASE: app
+      PORT: "5432"
+      URL: postgres://${DB_HOST}:${DB_PORT}/app
+    secrets_allow: [10.244.0.0/16]
+    secrets_keys: [app-finance.]
+    allow: [10.0.0.0/8, 127.0.0.0/8]
+    ttl: 60
+    check:
+      type: tcp
+      port: db
+      interval: 30s
+      timeout: 1.5s
+      rise: 2
+  # endpoint 127.0.0.24 left out: registered with a ttl, it is kept by its heartbeat
+  - name: web
+    ports:
+      - name: https
+        port: 8443
+    endpoints:
+      - 127.0.0.22:9443
+      - address: 127.0.0.23
+        weight: 3
+    check:
+      type: https
+      path: /healthz
+      host: web.example.com
+      expect: "204"
+      tls_skip_verify: true
+`
+
+// TestTpdnsctlExportApplyRoundTrip: services export writes the store's
+// services as a registry file that services apply takes back unchanged:
+// export, apply, export gives the same bytes, on the same server and on
+// a fresh one. Secrets, which the API never shows, stop the export unless
+// --omit-secrets leaves them out.
+func TestTpdnsctlExportApplyRoundTrip(t *testing.T) {
+	a := newFileRegistrar(t, fileService)
+	a.start(t)
+	code, _, stderr := a.ctl(t, "services", "apply", "-f", a.ctlFile(t, "store.yaml", storeServices))
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = a.ctl(t, "endpoints", "add", "web", "127.0.0.23", "--weight", "3")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = a.ctl(t, "endpoints", "add", "web", "127.0.0.24", "--ttl", "300")
+	require.Equal(t, 0, code, stderr)
+
+	code, first, stderr := a.ctl(t, "services", "export")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "tpdnsctl: not exported, as the registry file has them: oracle.finance\n", stderr)
+	assert.Equal(t, wantExport, first)
+
+	exported := a.ctlFile(t, "exported.yaml", first)
+	code, out, stderr := a.ctl(t, "services", "apply", "-f", exported)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "service cache configured\nservice pg configured\nservice web configured\n", out)
+	code, second, _ := a.ctl(t, "services", "export")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, first, second, "export | apply | export")
+
+	// A fresh server takes the file whole; only the endpoint registered
+	// with a ttl is not there.
+	b := newFileRegistrar(t, fileService)
+	b.start(t)
+	code, out, stderr = b.ctl(t, "services", "apply", "-f", exported)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "service cache created\nservice pg created\nservice web created\n", out)
+	code, third, _ := b.ctl(t, "services", "export")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, strings.Replace(first, "  # endpoint 127.0.0.24 left out: registered with a ttl, it is kept by its heartbeat\n", "", 1), third)
+	assert.Equal(t, map[string]bool{"192.0.2.7": true}, b.addresses(t, "cache.tp.internal.", dns.TypeA))
+	code, out, _ = b.ctl(t, "services", "export", "web", "cache")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "services:\n"+third[strings.Index(third, "  - name: web"):]+third[len("services:\n"):strings.Index(third, "  - name: pg")], out, "in the order named")
+
+	// Secrets and a check's headers: the API shows "***", which export
+	// must never write for apply to send back.
+	code, _, stderr = a.ctl(t, "services", "apply", "-f", a.ctlFile(t, "vault.yaml", `services:
+  - name: vault
+    ports: [{name: http, port: 8200}]
+    endpoints: [127.0.0.30]
+    secrets: {VAULT_TOKEN: s3cret}
+    check: {type: http, headers: {Authorization: "Bearer s3cret"}}
+`))
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr = a.ctl(t, "services", "export")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "tpdnsctl: not exported, as the registry file has them: oracle.finance\n"+
+		"tpdnsctl: the API never shows the values of secrets and check headers, so these would be lost:\n"+
+		"  vault: secrets VAULT_TOKEN and check headers Authorization\n"+
+		"Give --omit-secrets to export them without (applying the file then removes them), or name the services to export.\n", stderr)
+	code, out, _ = a.ctl(t, "services", "export", "vault", "--omit-secrets")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, `services:
+  # secrets VAULT_TOKEN and check headers Authorization left out: the API does not show their values
+  - name: vault
+    ports:
+      - name: http
+        port: 8200
+    endpoints:
+      - 127.0.0.30
+    check:
+      type: http
+`, out)
+	code, out, _ = a.ctl(t, "services", "export", "pg", "web")
+	assert.Equal(t, 0, code, "the services named have no secrets")
+	assert.NotContains(t, out, "***")
+	code, _, stderr = a.ctl(t, "services", "export", "oracle.finance")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: service oracle.finance is the registry file's: export writes the store's services\n", stderr)
+}
+
+// TestTpdnsctlWording: the durations, limits, clashes and syntax errors of
+// issue 17, as tpdnsctl words them against a running server.
+func TestTpdnsctlWording(t *testing.T) {
+	r := newFileRegistrar(t, fileService)
+	r.start(t)
+	code, _, stderr := r.ctl(t, "services", "apply", "-f", r.ctlFile(t, "web.yaml", "services:\n  - name: web\n    endpoints: [127.0.0.40]\n    ttl: 30s\n"))
+	require.Equal(t, 0, code, stderr)
+
+	// Durations: a number of seconds or a Go duration, on the command line
+	// and in the API's bodies.
+	for _, ttl := range []string{"30", "30s", "0.5m"} {
+		code, _, stderr = r.ctl(t, "endpoints", "add", "web", "127.0.0.41", "--ttl", ttl)
+		assert.Equal(t, 0, code, "--ttl %s: %s", ttl, stderr)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	assert.Equal(t, http.StatusOK, r.put(client, "/v1/services/web/endpoints/127.0.0.41", `{"ttl": "30s"}`))
+	assert.Equal(t, http.StatusOK, r.put(client, "/v1/services/web", `{"endpoints": ["127.0.0.40"], "ttl": "1m"}`))
+	code, out, _ := r.ctl(t, "services", "get", "web", "-o", "yaml")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "\n    ttl: 60\n")
+
+	// Limits named, and the flag to use.
+	usage := func(cmd string) string {
+		return "Usage: tpdnsctl " + cmd + " SERVICE ADDRESS [flags]\nRun 'tpdnsctl " + cmd + " --help' for the flags.\n"
+	}
+	code, _, stderr = r.ctl(t, "endpoints", "add", "web", "127.0.0.42", "--weight", "70000")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "tpdnsctl: --weight 70000: out of range 0-65535\n"+usage("endpoints add"), stderr)
+	code, _, stderr = r.ctl(t, "endpoints", "add", "web", "192.0.2.52:99")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "tpdnsctl: ADDRESS 192.0.2.52:99 has a port: give the address alone, 192.0.2.52, and the port with --port 99\n"+usage("endpoints add"), stderr)
+	code, _, stderr = r.ctl(t, "endpoints", "add", "web", "127.0.0.42", "--ttl", "25h")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "tpdnsctl: --ttl 25h: out of range 1s-24h\n"+usage("endpoints add"), stderr)
+	// The server's refusal names the flag the field came from.
+	code, _, stderr = r.ctl(t, "endpoints", "add", "web", "127.0.0.42", "--port", "8080")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: a port per endpoint needs the service to have exactly one port, it has 0 (--port)\n", stderr)
+
+	// A clash says which origin holds the name.
+	code, _, stderr = r.ctl(t, "services", "apply", "-f", r.ctlFile(t, "standby.yaml", "services:\n  - name: standby.oracle.finance\n    endpoints: [127.0.0.43]\n"))
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: service standby.oracle.finance: the name standby.oracle.finance is already used by the registry file's service oracle.finance (field name)\n", stderr)
+	code, _, stderr = r.ctl(t, "endpoints", "add", "web", "127.0.0.44", "--name", "api")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = r.ctl(t, "services", "apply", "-f", r.ctlFile(t, "api.yaml", "services:\n  - name: api.web\n    endpoints: [127.0.0.45]\n"))
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "tpdnsctl: service api.web: the name api.web is already used by the store's service web (field name)\n", stderr)
+
+	// A syntax error on line 58 is reported at line 58 (yaml.v3 says 51).
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 5 {
+		fmt.Fprintf(&b, "  - name: svc%d\n    ports:\n      - name: db\n        port: 5432\n    endpoints:\n      - 127.0.1.%d\n      - address: 127.0.2.%d\n        weight: 2\n    ttl: 30\n    check: {type: tcp}\n", i, i+1, i+1)
+	}
+	b.WriteString("  - name: last\n    ports:\n      - name: db\n        port: 1\n    endpoints:\n      - 127.0.3.1\n    - 127.0.3.2\n    ttl: 30\n")
+	broken := r.ctlFile(t, "broken.yaml", b.String())
+	code, _, stderr = r.ctl(t, "services", "apply", "-f", broken)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, broken+":58: invalid YAML: did not find expected key\n", stderr)
+}
+
+// TestTpdnsctlHeartbeatSummary: endpoints heartbeat -v prints each
+// renewal, and on SIGINT how many there were, and exits 0.
+func TestTpdnsctlHeartbeatSummary(t *testing.T) {
+	r := newRegistrar(t)
+	r.start(t)
+	code, _, stderr := r.ctl(t, "services", "apply", "-f", r.ctlFile(t, "web.yaml", "services:\n  - name: web\n    endpoints: [127.0.0.50]\n"))
+	require.Equal(t, 0, code, stderr)
+
+	cmd := exec.Command(tpdnsctlBinary, "endpoints", "heartbeat", "web", "127.0.0.51", "--ttl", "1", "-v")
+	cmd.Env = append(os.Environ(), "TPDNS_SERVER=http://"+r.api, "TPDNS_TOKEN="+r.token)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines := bufio.NewScanner(stdout)
+	var got []string
+	for len(got) < 3 && lines.Scan() { // added, then two renewals
+		got = append(got, lines.Text())
+	}
+	require.Equal(t, []string{"endpoint 127.0.0.51 of web added", "endpoint 127.0.0.51 of web renewed", "endpoint 127.0.0.51 of web renewed"}, got, errOut.String())
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	for lines.Scan() {
+		got = append(got, lines.Text())
+	}
+	require.NoError(t, cmd.Wait(), errOut.String())
+	assert.Empty(t, errOut.String())
+	renewed := len(got) - 2
+	for _, l := range got[1 : len(got)-1] {
+		assert.Equal(t, "endpoint 127.0.0.51 of web renewed", l)
+	}
+	assert.Equal(t, fmt.Sprintf("endpoint 127.0.0.51 of web: %d renewals, 0 failed; left to expire within 1s", renewed), got[len(got)-1])
+}
+
+// TestTpdnsctlMakeInstall: make install puts tpdns and tpdnsctl in
+// $(go env GOPATH)/bin.
+func TestTpdnsctlMakeInstall(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not found")
+	}
+	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	require.NoError(t, err)
+	gopath := t.TempDir()
+	cmd := exec.Command("make", "--no-print-directory", "install")
+	cmd.Dir = ".."
+	// The modules where they are: a GOPATH of its own would fetch them again.
+	// Not the jobserver of a make this test may run under (make test).
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "MAKEFLAGS=") || strings.HasPrefix(kv, "MFLAGS=") || strings.HasPrefix(kv, "MAKELEVEL=")
+	})
+	cmd.Env = append(env, "GOPATH="+gopath, "GOMODCACHE="+strings.TrimSpace(string(modcache)))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, "installed tpdns and tpdnsctl in "+filepath.Join(gopath, "bin")+"\n", string(out))
+	for bin, flag := range map[string]string{"tpdns": "--version", "tpdnsctl": "--help"} {
+		out, err := exec.Command(filepath.Join(gopath, "bin", bin), flag).CombinedOutput()
+		assert.NoError(t, err, "%s %s: %s", bin, flag, out)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tpdns/tpdns/plugin"
+	"github.com/tpdns/tpdns/plugin/prometheus"
 	"github.com/tpdns/tpdns/server"
 
 	// The plugins compiled in; the order of the chain is plugin's, not this.
@@ -30,7 +31,6 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/forward"
 	_ "github.com/tpdns/tpdns/plugin/health"
 	_ "github.com/tpdns/tpdns/plugin/log"
-	_ "github.com/tpdns/tpdns/plugin/prometheus"
 	_ "github.com/tpdns/tpdns/plugin/ready"
 	_ "github.com/tpdns/tpdns/plugin/reload"
 	_ "github.com/tpdns/tpdns/plugin/rrl"
@@ -159,6 +159,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	log.SetOutput(stdout)
 	log.SetFlags(0)
+	prometheus.SetBuildInfo(version, revision())
 	caddy.Quiet = true // its file-descriptor notice is not ours to print
 
 	sigs := make(chan os.Signal, 1)

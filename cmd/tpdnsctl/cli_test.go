@@ -18,6 +18,7 @@ const wantCommandsUsage = `Usage: tpdnsctl COMMAND [ARGS] [flags]
 Commands:
   services list                                       list the services, endpoints up/total
   services get NAME                                   show a service and its endpoints
+  services export [NAME...]                           write the store's services as a registry file
   services apply -f FILE                              create or replace a file's services
   services create -f FILE                             create a file's services, none of which may exist
   services delete NAME                                delete a service made through the API
@@ -50,10 +51,10 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "tpdnsctl: no command given\n" + wantCommandsUsage},
 		{[]string{"bogus"}, "tpdnsctl: unknown command \"bogus\"\n" + wantCommandsUsage},
-		{[]string{"services"}, "tpdnsctl: services needs a subcommand: list, get, apply, create, delete\n" + wantCommandsUsage},
+		{[]string{"services"}, "tpdnsctl: services needs a subcommand: list, get, export, apply, create, delete\n" + wantCommandsUsage},
 		{[]string{"endpoints", "list"}, "tpdnsctl: unknown command \"endpoints list\"; endpoints has add, remove, heartbeat\n" + wantCommandsUsage},
 		{[]string{"--bogus", "health"}, "tpdnsctl: unknown flag: --bogus\n" + wantTopUsage},
-		{[]string{"--timeout", "soon", "health"}, "tpdnsctl: invalid argument \"soon\" for \"--timeout\" flag: must be a duration like \"30s\" or \"5m\"\n" + wantTopUsage},
+		{[]string{"--timeout", "soon", "health"}, "tpdnsctl: --timeout soon: want a duration such as \"30s\" or a number of seconds\n" + wantTopUsage},
 		{[]string{"services", "list", "extra"}, "tpdnsctl: services list takes no arguments, got 1\n" + cmdUsage("services list")},
 		{[]string{"services", "get"}, "tpdnsctl: services get takes 1 argument, got 0\n" + cmdUsage("services get")},
 		{[]string{"health", "a", "b"}, "tpdnsctl: health takes at most 1 argument, got 2\n" + cmdUsage("health")},
@@ -64,10 +65,24 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"services", "create", "-f", "x.yaml", "--if-match", "5"}, "tpdnsctl: unknown flag: --if-match\n" + cmdUsage("services create")},
 		{[]string{"services", "get", "x", "--if-match", "5"}, "tpdnsctl: unknown flag: --if-match\n" + cmdUsage("services get")},
 		{[]string{"endpoints", "heartbeat", "web.shop", "10.0.0.1"}, "tpdnsctl: endpoints heartbeat needs --ttl\n" + cmdUsage("endpoints heartbeat")},
-		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--ttl", "0s"}, "tpdnsctl: --ttl 0s: want a positive duration\n" + cmdUsage("endpoints add")},
-		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--port", "70000"}, "tpdnsctl: invalid argument \"70000\" for \"--port\" flag: must be a non-negative integer\n" + cmdUsage("endpoints add")},
-		{[]string{"health", "-o", "yaml"}, "tpdnsctl: --output \"yaml\": want table or json\n" + cmdUsage("health")},
-		{[]string{"health", "--timeout", "0s"}, "tpdnsctl: --timeout 0s: want a positive duration\n" + cmdUsage("health")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--ttl", "0s"}, "tpdnsctl: --ttl 0s: out of range 1s-24h\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--ttl", "0"}, "tpdnsctl: --ttl 0: out of range 1s-24h\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "heartbeat", "web.shop", "10.0.0.1", "--ttl", "86401"}, "tpdnsctl: --ttl 86401: out of range 1s-24h\n" + cmdUsage("endpoints heartbeat")},
+		{[]string{"endpoints", "heartbeat", "web.shop", "10.0.0.1", "--ttl", "24h0m0.5s"}, "tpdnsctl: --ttl 24h0m0.5s: out of range 1s-24h\n" + cmdUsage("endpoints heartbeat")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--ttl", "soon"}, "tpdnsctl: --ttl soon: want a duration such as \"30s\" or a number of seconds\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--port", "70000"}, "tpdnsctl: --port 70000: out of range 0-65535\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--weight", "70000"}, "tpdnsctl: --weight 70000: out of range 0-65535\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--priority=-1"}, "tpdnsctl: --priority -1: out of range 0-65535\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "--weight", "heavy"}, "tpdnsctl: --weight heavy: want an integer from 0 to 65535\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "add", "web.shop", "192.0.2.52:99"}, "tpdnsctl: ADDRESS 192.0.2.52:99 has a port: give the address alone, 192.0.2.52, and the port with --port 99\n" + cmdUsage("endpoints add")},
+		{[]string{"endpoints", "heartbeat", "web.shop", "[fd00::1]:99", "--ttl", "30"}, "tpdnsctl: ADDRESS [fd00::1]:99 has a port: give the address alone, fd00::1, and the port with --port 99\n" + cmdUsage("endpoints heartbeat")},
+		{[]string{"endpoints", "remove", "web.shop", "db.example.com:5432"}, "tpdnsctl: ADDRESS db.example.com:5432 has a port: an endpoint is named by its address alone, db.example.com\n" + cmdUsage("endpoints remove")},
+		{[]string{"health", "-o", "xml"}, "tpdnsctl: --output xml: health writes table, wide, json or yaml\n" + cmdUsage("health")},
+		{[]string{"services", "apply", "-f", "x.yaml", "-o", "yaml"}, "tpdnsctl: --output yaml: services apply writes table or json\n" + cmdUsage("services apply")},
+		{[]string{"services", "export", "-o", "json"}, "tpdnsctl: --output json: services export writes table or yaml\n" + cmdUsage("services export")},
+		{[]string{"services", "list", "--omit-secrets"}, "tpdnsctl: unknown flag: --omit-secrets\n" + cmdUsage("services list")},
+		{[]string{"endpoints", "add", "web.shop", "10.0.0.1", "-v"}, "tpdnsctl: unknown shorthand flag: 'v' in -v\n" + cmdUsage("endpoints add")},
+		{[]string{"health", "--timeout", "0s"}, "tpdnsctl: --timeout 0s: want a duration above zero\n" + cmdUsage("health")},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			api := newFakeAPI(t, nil)
@@ -95,6 +110,7 @@ Usage: tpdnsctl COMMAND [ARGS] [flags]
 Commands:
   services list                                       list the services, endpoints up/total
   services get NAME                                   show a service and its endpoints
+  services export [NAME...]                           write the store's services as a registry file
   services apply -f FILE                              create or replace a file's services
   services create -f FILE                             create a file's services, none of which may exist
   services delete NAME                                delete a service made through the API
@@ -107,8 +123,8 @@ Commands:
 Flags:
       --server URL          the tpdns API at URL (env TPDNS_SERVER) (default "http://127.0.0.1:8053")
       --token-file PATH     read the bearer token from PATH (else env TPDNS_TOKEN)
-  -o, --output FORMAT       output FORMAT: table or json (default "table")
-      --timeout DURATION    give up on a request after DURATION (default 10s)
+  -o, --output FORMAT       output FORMAT: table, wide, json or yaml, as the command has them (default "table")
+      --timeout DURATION    give up on a request after DURATION (10s, or 10 for seconds) (default 10s)
   -h, --help[=true|false]   show this help
 
 Environment:
@@ -125,22 +141,24 @@ Run 'tpdnsctl COMMAND --help' for the flags of a command.
 Keep an endpoint alive until interrupted.
 
 Puts the endpoint with --ttl at once, then again every third of it, until SIGINT
-or SIGTERM. A failed renewal is reported and tried again at the next. On exit the
-endpoint is left in place, to expire when its ttl runs out.
+or SIGTERM. A failed renewal is reported and tried again at the next; -v reports
+every renewal. On exit it says how many renewals were done and how many failed,
+and leaves the endpoint in place, to expire when its ttl runs out.
 
 Flags:
-      --port PORT               the endpoint's PORT, for a service of one port
+      --port PORT               the endpoint's PORT, for a service of one port (0: the service's)
       --name LABEL              the endpoint's LABEL in DNS
-      --priority N              SRV priority N
-      --weight N                SRV weight N
+      --priority N              SRV priority N, 0-65535
+      --weight N                SRV weight N, 0-65535
       --disabled[=true|false]   take the endpoint out of DNS (--disabled=false puts it back)
-      --ttl DURATION            expire the endpoint unless renewed within DURATION (whole seconds, rounded up)
+      --ttl DURATION            expire the endpoint unless renewed within DURATION (30s, or 30 for seconds; 1s to 24h, rounded up to whole seconds)
+  -v, --verbose[=true|false]    print each renewal
 
 Global flags:
       --server URL          the tpdns API at URL (env TPDNS_SERVER) (default "http://127.0.0.1:8053")
       --token-file PATH     read the bearer token from PATH (else env TPDNS_TOKEN)
-  -o, --output FORMAT       output FORMAT: table or json (default "table")
-      --timeout DURATION    give up on a request after DURATION (default 10s)
+  -o, --output FORMAT       output FORMAT: table, wide, json or yaml, as the command has them (default "table")
+      --timeout DURATION    give up on a request after DURATION (10s, or 10 for seconds) (default 10s)
   -h, --help[=true|false]   show this help
 
 Environment:
@@ -154,11 +172,14 @@ Environment:
 
 Show a service and its endpoints.
 
+-o wide adds each endpoint's priority, weight, latency and expiry; -o yaml writes
+the service as a registry file (see services export), -o json as the API gives it.
+
 Global flags:
       --server URL          the tpdns API at URL (env TPDNS_SERVER) (default "http://127.0.0.1:8053")
       --token-file PATH     read the bearer token from PATH (else env TPDNS_TOKEN)
-  -o, --output FORMAT       output FORMAT: table or json (default "table")
-      --timeout DURATION    give up on a request after DURATION (default 10s)
+  -o, --output FORMAT       output FORMAT: table, wide, json or yaml, as the command has them (default "table")
+      --timeout DURATION    give up on a request after DURATION (10s, or 10 for seconds) (default 10s)
   -h, --help[=true|false]   show this help
 
 Environment:

@@ -131,6 +131,9 @@ type apiError struct {
 
 	status int
 	etag   string // the service's, with a 412
+	// rename, when set, names what a field came from ("--weight"), or
+	// returns "" to name the field.
+	rename func(field string) string
 }
 
 // fieldError is one of several errors in a request.
@@ -161,18 +164,25 @@ func newAPIError(status int, body []byte) *apiError {
 // them, which is not shown twice.
 func (e *apiError) Error() string {
 	var b strings.Builder
-	b.WriteString(withField(e.Message, e.Field))
+	b.WriteString(e.withField(e.Message, e.Field))
 	for _, fe := range e.Errors {
 		if fe != (fieldError{e.Message, e.Field}) {
-			b.WriteString("\n  " + withField(fe.Message, fe.Field))
+			b.WriteString("\n  " + e.withField(fe.Message, fe.Field))
 		}
 	}
 	return b.String()
 }
 
-func withField(msg, field string) string {
+// withField is msg with the field it is about: "(field weight)", or what
+// rename says it came from, "(--weight)".
+func (e *apiError) withField(msg, field string) string {
 	if field == "" {
 		return msg
+	}
+	if e.rename != nil {
+		if from := e.rename(field); from != "" {
+			return msg + " (" + from + ")"
+		}
 	}
 	return msg + " (field " + field + ")"
 }

@@ -139,8 +139,8 @@ Connection:     -
 Secrets:        -
 Endpoints:      2/2 up
   ADDRESS    NAME       PORT    STATE    LAST CHECK  LAST ERROR
-  fd00::1    fd00--1    80,443  unknown  -           -
-  192.0.2.8  192-0-2-8  80,443  unknown  -           -
+  fd00::1    fd00--1    80,443  unknown  no check    -
+  192.0.2.8  192-0-2-8  80,443  unknown  no check    -
 `, got.stdout)
 	assert.Equal(t, []recorded{get("/v1/services/web.shop")}, api.seen())
 }

@@ -5,13 +5,14 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // describe writes a service for a person: its fields, then a table of its
-// endpoints and their health.
-func describe(w io.Writer, s service, now time.Time, color bool) error {
+// endpoints and their health, with more columns when wide.
+func describe(w io.Writer, s service, now time.Time, color, wide bool) error {
 	f := table{}
 	f.add("Name:", s.Name)
 	f.add("Origin:", cell(s.Origin))
@@ -38,13 +39,22 @@ func describe(w io.Writer, s service, now time.Time, color bool) error {
 	}
 
 	t := table{indent: "  "}
-	t.add("ADDRESS", "NAME", "PORT", "STATE", "LAST CHECK", "LAST ERROR")
+	if wide {
+		t.add("ADDRESS", "NAME", "PORT", "PRIORITY", "WEIGHT", "STATE", "LAST CHECK", "LATENCY", "EXPIRES", "LAST ERROR")
+	} else {
+		t.add("ADDRESS", "NAME", "PORT", "STATE", "LAST CHECK", "LAST ERROR")
+	}
 	for _, e := range s.Endpoints {
+		if wide {
+			t.add(e.Address, cell(e.Name), endpointPort(e, s.Ports), strconv.Itoa(e.Priority), strconv.Itoa(e.Weight), e.state(),
+				s.lastCheck(now, e), cell(e.Health.Latency), until(now, e.Expires), cell(e.Health.LastError))
+			continue
+		}
 		t.add(e.Address, cell(e.Name), endpointPort(e, s.Ports), e.state(),
-			age(now, e.Health.LastCheck), cell(e.Health.LastError))
+			s.lastCheck(now, e), cell(e.Health.LastError))
 	}
 	if color {
-		colorStates(&t, 3)
+		colorStates(&t, slices.Index(t.rows[0], "STATE"))
 	}
 	return t.write(w)
 }

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -88,9 +92,42 @@ func endpointsAdd(ctx context.Context, c *call) error {
 	}
 	status, raw, err := c.client.do(ctx, http.MethodPut, endpointPath(service, address), body)
 	if err != nil {
-		return err
+		return c.byFlags(err)
 	}
 	return c.report(raw, endpointMessage(service, address, status))
+}
+
+// byFlags makes err, the API's refusal of an endpoint PUT, name the flag
+// or argument a field it names came from: "(--weight)" rather than
+// "(field weight)".
+func (c *call) byFlags(err error) error {
+	var e *apiError
+	if errors.As(err, &e) {
+		e.rename = func(field string) string {
+			switch {
+			case field == "address":
+				return "ADDRESS"
+			case field != "" && c.flags.Lookup(field) != nil && c.flags.Changed(field):
+				return "--" + field
+			}
+			return ""
+		}
+	}
+	return err
+}
+
+// addressPort returns the host and port of an ADDRESS given with a port
+// ("192.0.2.52:99", "[fd00::1]:99", "db.example.com:5432"), which the API
+// takes apart: ok is false for an address alone.
+func addressPort(address string) (host, port string, ok bool) {
+	if _, err := netip.ParseAddr(address); err == nil {
+		return "", "", false // an IPv6 address has colons, and no port
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil || port == "" || strings.Trim(port, "0123456789") != "" {
+		return "", "", false
+	}
+	return host, port, true
 }
 
 // endpointsRemove removes one endpoint.
@@ -104,7 +141,8 @@ func endpointsRemove(ctx context.Context, c *call) error {
 }
 
 // endpointsHeartbeat puts the endpoint with its ttl, then again every
-// third of the ttl until ctx ends or a signal comes.
+// third of the ttl until ctx ends or a signal comes, reporting each
+// renewal with -v and how many there were at the end.
 func endpointsHeartbeat(ctx context.Context, c *call) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -118,11 +156,22 @@ func endpointsHeartbeat(ctx context.Context, c *call) error {
 	// registered is a mistake to fix, one that lapses is a blip to ride out.
 	status, raw, err := c.client.do(ctx, http.MethodPut, path, body)
 	if err != nil {
-		return err
+		return c.byFlags(err)
 	}
 	if err := c.report(raw, endpointMessage(service, address, status)); err != nil {
 		return err
 	}
+	renewed, failed := 0, 0
+	defer func() {
+		// On stdout after the table's lines, on stderr after JSON, which
+		// a script reads as a stream of replies.
+		w := c.stdout
+		if c.opts.output == outputJSON {
+			w = c.stderr
+		}
+		fmt.Fprintf(w, "endpoint %s of %s: %s, %d failed; left to expire within %ds\n",
+			address, service, plural(renewed, "renewal"), failed, ttlSeconds(c.opts.endpoint.ttl))
+	}()
 	tick := time.NewTicker(max(c.opts.endpoint.ttl/3, minRenewal))
 	defer tick.Stop()
 	for {
@@ -138,12 +187,28 @@ func endpointsHeartbeat(ctx context.Context, c *call) error {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
+			failed++
 			fmt.Fprintf(c.stderr, "tpdnsctl: renew endpoint %s of %s: %v\n", address, service, err)
+			continue
+		}
+		renewed++
+		switch {
 		case status == http.StatusCreated:
 			// It had expired or been removed meanwhile; say it is back.
-			if err := c.report(raw, endpointMessage(service, address, status)); err != nil {
-				return err
-			}
+			err = c.report(raw, endpointMessage(service, address, status))
+		case c.opts.verbose:
+			err = c.report(raw, "endpoint "+address+" of "+service+" renewed")
+		}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// plural is "1 renewal", "2 renewals".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

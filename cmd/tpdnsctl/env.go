@@ -91,10 +91,14 @@ func env(ctx context.Context, c *call) error {
 			values[k] = v
 		}
 	}
-	if c.opts.output == outputJSON {
+	switch c.opts.output {
+	case outputJSON, outputYAML:
 		b, err := json.MarshalIndent(values, "", "  ")
 		if err != nil {
 			return err
+		}
+		if c.opts.output == outputYAML {
+			return writeYAML(c.stdout, b)
 		}
 		_, err = fmt.Fprintf(c.stdout, "%s\n", b)
 		return err

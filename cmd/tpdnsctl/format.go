@@ -58,6 +58,59 @@ func age(now time.Time, stamp string) string {
 	return fmt.Sprintf("%dd ago", d/(24*time.Hour))
 }
 
+// until says how long after now the RFC 3339 time stamp is, coarsely, as
+// age does: "in 25s"; "expired" once it is past, "-" for never.
+func until(now time.Time, stamp string) string {
+	if stamp == "" {
+		return "-"
+	}
+	t, err := time.Parse(time.RFC3339Nano, stamp)
+	if err != nil {
+		return cell(stamp)
+	}
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "expired"
+	case d < time.Minute:
+		return fmt.Sprintf("in %ds", (d+time.Second-1)/time.Second)
+	case d < time.Hour:
+		return fmt.Sprintf("in %dm", d/time.Minute)
+	}
+	return fmt.Sprintf("in %dh", d/time.Hour)
+}
+
+// noCheck is the LAST CHECK of an endpoint of a service without a check:
+// it is always up, and never probed.
+const noCheck = "no check"
+
+// hasCheck reports whether the service's endpoints are probed.
+func (s service) hasCheck() bool {
+	return s.Check != nil && s.Check.Type != "" && s.Check.Type != "none"
+}
+
+// lastCheck is the LAST CHECK of an endpoint of s: how long ago it was
+// probed, "-" before the first probe, "no check" when s has none.
+func (s service) lastCheck(now time.Time, e endpoint) string {
+	if !s.hasCheck() {
+		return noCheck
+	}
+	return age(now, e.Health.LastCheck)
+}
+
+// durationText is d as time.Duration writes it, without the zero units
+// ("24h", not "24h0m0s").
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // portList is the ports as "db:1521/tcp,http:80/tcp"; "-" for none.
 func portList(ports []port) string {
 	s := make([]string, len(ports))
@@ -86,6 +139,17 @@ func endpointPort(e endpoint, ports []port) string {
 		s[i] = strconv.Itoa(p.Port)
 	}
 	return cell(strings.Join(s, ","))
+}
+
+// checkShort is a check in a few words: "tcp every 10s"; "none".
+func checkShort(c *check) string {
+	if c == nil || c.Type == "" || c.Type == "none" {
+		return "none"
+	}
+	if c.Interval == "" {
+		return cell(c.Type)
+	}
+	return cell(c.Type + " every " + string(c.Interval))
 }
 
 // checkText is a check on one line: "tcp port=db interval=10s timeout=2s

@@ -148,8 +148,8 @@ func TestColour(t *testing.T) {
 			"oracle.finance  10.0.0.11  " + red + "unhealthy" + reset + "  5m ago      2s       dial tcp 10.0.0.11:1521: i/o timeout\n" +
 			"oracle.finance  10.0.0.12  " + grey + "disabled" + reset + "   -           -        -\n" +
 			"web.shop        192.0.2.7  " + green + "healthy" + reset + "    4d ago      800µs    -\n" +
-			"web.shop        fd00::1    " + yellow + "unknown" + reset + "    -           -        -\n" +
-			"web.shop        192.0.2.8  " + yellow + "unknown" + reset + "    -           -        -\n",
+			"web.shop        fd00::1    " + yellow + "unknown" + reset + "    no check    -        -\n" +
+			"web.shop        192.0.2.8  " + yellow + "unknown" + reset + "    no check    -        -\n",
 		""}, got)
 
 	got = runApp(context.Background(), apiEnv(api), true, "services", "get", "oracle.finance")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 )
 
 // health shows the health of every endpoint, or of one service's.
@@ -14,8 +15,11 @@ func health(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if c.opts.output == outputJSON {
+	switch c.opts.output {
+	case outputJSON:
 		return writeJSON(c.stdout, raw)
+	case outputYAML:
+		return writeYAML(c.stdout, raw)
 	}
 	var services []service
 	if len(c.args) == 1 {
@@ -33,16 +37,26 @@ func health(ctx context.Context, c *call) error {
 	}
 
 	now := c.now()
+	wide := c.opts.output == outputWide
 	t := table{}
-	t.add("SERVICE", "ADDRESS", "STATE", "LAST CHECK", "LATENCY", "LAST ERROR")
+	if wide {
+		t.add("SERVICE", "ADDRESS", "NAME", "PORT", "STATE", "LAST CHECK", "LATENCY", "EXPIRES", "LAST ERROR")
+	} else {
+		t.add("SERVICE", "ADDRESS", "STATE", "LAST CHECK", "LATENCY", "LAST ERROR")
+	}
 	for _, s := range services {
 		for _, e := range s.Endpoints {
-			t.add(s.Name, e.Address, e.state(), age(now, e.Health.LastCheck),
+			if wide {
+				t.add(s.Name, e.Address, cell(e.Name), endpointPort(e, s.Ports), e.state(), s.lastCheck(now, e),
+					cell(e.Health.Latency), until(now, e.Expires), cell(e.Health.LastError))
+				continue
+			}
+			t.add(s.Name, e.Address, e.state(), s.lastCheck(now, e),
 				cell(e.Health.Latency), cell(e.Health.LastError))
 		}
 	}
 	if c.color {
-		colorStates(&t, 2)
+		colorStates(&t, slices.Index(t.rows[0], "STATE"))
 	}
 	return t.write(c.stdout)
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +48,11 @@ func TestHeartbeat(t *testing.T) {
 	api := newFakeAPI(t, map[string][]reply{"PUT " + path: {{201, webStoreJSON}, {200, webStoreJSON}}})
 	got := heartbeat(t, api, 3, "endpoints", "heartbeat", "web.shop", "10.0.0.10", "--ttl", "300ms", "--weight", "2")
 
-	assert.Equal(t, result{0, "endpoint 10.0.0.10 of web.shop added\n", ""}, got)
+	// The renewals are not reported without -v; their count is, at the end.
+	assert.Equal(t, 0, got.code)
+	assert.Empty(t, got.stderr)
+	assert.Regexp(t, `^endpoint 10.0.0.10 of web.shop added\n`+
+		`endpoint 10.0.0.10 of web.shop: [1-9][0-9]* renewals?, 0 failed; left to expire within 1s\n$`, got.stdout)
 	sent := api.seen()
 	require.GreaterOrEqual(t, len(sent), 3)
 	for _, r := range sent {
@@ -65,9 +71,37 @@ func TestHeartbeatRidesOutFailures(t *testing.T) {
 		{200, webStoreJSON},
 	}})
 	got := heartbeat(t, api, 4, "endpoints", "heartbeat", "web.shop", "fd00::1", "--ttl=150ms")
-	assert.Equal(t, result{0,
-		"endpoint fd00::1 of web.shop updated\nendpoint fd00::1 of web.shop added\n",
-		"tpdnsctl: renew endpoint fd00::1 of web.shop: store unavailable\n"}, got)
+	assert.Equal(t, 0, got.code)
+	assert.Regexp(t, `^endpoint fd00::1 of web.shop updated\nendpoint fd00::1 of web.shop added\n`+
+		`endpoint fd00::1 of web.shop: [1-9][0-9]* renewals?, 1 failed; left to expire within 1s\n$`, got.stdout)
+	assert.Equal(t, "tpdnsctl: renew endpoint fd00::1 of web.shop: store unavailable\n", got.stderr)
+}
+
+// TestHeartbeatVerbose: -v reports every renewal, and the summary counts
+// them; with -o json the replies are the output and the summary goes to
+// stderr.
+func TestHeartbeatVerbose(t *testing.T) {
+	const path = "/v1/services/web.shop/endpoints/10.0.0.10"
+	api := newFakeAPI(t, map[string][]reply{"PUT " + path: {{200, `{"name":"web.shop"}`}}})
+	got := heartbeat(t, api, 4, "endpoints", "heartbeat", "web.shop", "10.0.0.10", "--ttl", "1", "-v")
+	require.Equal(t, 0, got.code, got.stderr)
+	assert.Empty(t, got.stderr)
+	lines := strings.Split(strings.TrimSuffix(got.stdout, "\n"), "\n")
+	require.GreaterOrEqual(t, len(lines), 4, got.stdout)
+	assert.Equal(t, "endpoint 10.0.0.10 of web.shop updated", lines[0])
+	renewals := lines[1 : len(lines)-1]
+	for _, l := range renewals {
+		assert.Equal(t, "endpoint 10.0.0.10 of web.shop renewed", l)
+	}
+	assert.Equal(t, fmt.Sprintf("endpoint 10.0.0.10 of web.shop: %s, 0 failed; left to expire within 1s", plural(len(renewals), "renewal")), lines[len(lines)-1])
+
+	api = newFakeAPI(t, map[string][]reply{"PUT " + path: {{200, `{"name":"web.shop"}`}}})
+	got = heartbeat(t, api, 3, "endpoints", "heartbeat", "web.shop", "10.0.0.10", "--ttl", "1s", "-v", "-o", "json")
+	require.Equal(t, 0, got.code, got.stderr)
+	// The last request seen may be cut short by the cancel: two replies at
+	// least of the three.
+	assert.Regexp(t, `^(\{\n  "name": "web.shop"\n\}\n){2,}$`, got.stdout)
+	assert.Regexp(t, `^endpoint 10.0.0.10 of web.shop: [1-9][0-9]* renewals?, 0 failed; left to expire within 1s\n$`, got.stderr)
 }
 
 func TestHeartbeatFirstPutFails(t *testing.T) {

@@ -87,8 +87,8 @@ Connection:     -
 Secrets:        -
 Endpoints:      2/2 up
   ADDRESS    NAME       PORT    STATE    LAST CHECK  LAST ERROR
-  fd00::1    fd00--1    80,443  unknown  -           -
-  192.0.2.8  192-0-2-8  80,443  unknown  -           -
+  fd00::1    fd00--1    80,443  unknown  no check    -
+  192.0.2.8  192-0-2-8  80,443  unknown  no check    -
 `, ""},
 		sent: []recorded{get("/v1/services/web.shop")},
 	}, {
@@ -139,8 +139,8 @@ Endpoints:      1/1 up
 				"oracle.finance  10.0.0.11  unhealthy  5m ago      2s       dial tcp 10.0.0.11:1521: i/o timeout\n" +
 				"oracle.finance  10.0.0.12  disabled   -           -        -\n" +
 				"web.shop        192.0.2.7  healthy    4d ago      800µs    -\n" +
-				"web.shop        fd00::1    unknown    -           -        -\n" +
-				"web.shop        192.0.2.8  unknown    -           -        -\n",
+				"web.shop        fd00::1    unknown    no check    -        -\n" +
+				"web.shop        192.0.2.8  unknown    no check    -        -\n",
 			""},
 		sent: []recorded{get("/v1/services")},
 	}, {
@@ -267,8 +267,8 @@ func TestWriteCommands(t *testing.T) {
 				{"error": "invalid label \"Bad_Label\"", "field": "name"},
 				{"error": "the body is wrong"}]}`}}},
 		want: result{1, "",
-			"tpdnsctl: port given, but the service has 2 ports (field port)\n" +
-				"  invalid label \"Bad_Label\" (field name)\n" +
+			"tpdnsctl: port given, but the service has 2 ports (--port)\n" +
+				"  invalid label \"Bad_Label\" (--name)\n" +
 				"  the body is wrong\n"},
 		sent: []recorded{put(ep+"192.0.2.8", `{"port":8080,"name":"Bad_Label"}`)},
 	}, {

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tpdns/tpdns/config"
 )
 
 // invocation is a parsed command line.
@@ -33,13 +39,13 @@ func parse(args []string) (*invocation, error) {
 	// with every flag known, then the line is parsed again with the
 	// command's flags only, to refuse the others.
 	var scratch options
-	all := newFlagSet(&scratch, globalFlags, applyFlags, endpointFlags, envFlags)
+	all := newFlagSet(&scratch, globalFlags, applyFlags, heartbeatFlags, exportFlags, envFlags)
 	if err := all.Parse(args); err != nil {
 		// The words before the bad flag may name the command already.
 		if cmd, lerr := lookup(all.Args()); lerr == nil {
-			return nil, cmd.usageError("%v", err)
+			return nil, cmd.usageError("%s", flagError(err))
 		}
-		return nil, &usageError{reason: err.Error(), usage: shortUsage(nil)}
+		return nil, &usageError{reason: flagError(err), usage: shortUsage(nil)}
 	}
 	cmd, err := lookup(all.Args())
 	if err != nil {
@@ -52,7 +58,7 @@ func parse(args []string) (*invocation, error) {
 	inv := &invocation{cmd: cmd}
 	inv.flags = newFlagSet(&inv.opts, globalFlags, cmd.flags)
 	if err := inv.flags.Parse(args); err != nil {
-		return nil, cmd.usageError("%v", err)
+		return nil, cmd.usageError("%s", flagError(err))
 	}
 	inv.args = inv.flags.Args()[len(cmd.words):]
 	if inv.opts.help {
@@ -67,7 +73,7 @@ func parse(args []string) (*invocation, error) {
 // check refuses what the flag parser let through.
 func (inv *invocation) check() error {
 	cmd, o := inv.cmd, inv.opts
-	if n := len(inv.args); n < cmd.minArgs || n > cmd.maxArgs {
+	if n := len(inv.args); n < cmd.minArgs || n > cmd.maxArgs && cmd.maxArgs >= 0 {
 		return cmd.usageError("%s takes %s, got %d", cmd.name(), cmd.wantArgs(), n)
 	}
 	for _, name := range cmd.required {
@@ -75,16 +81,47 @@ func (inv *invocation) check() error {
 			return cmd.usageError("%s needs --%s", cmd.name(), name)
 		}
 	}
-	if o.output != outputTable && o.output != outputJSON {
-		return cmd.usageError("--output %q: want %s or %s", o.output, outputTable, outputJSON)
+	if cmd.words[0] == "endpoints" {
+		// The API would take "192.0.2.52:99" for a host name, and refuse
+		// it as one with a port.
+		if host, port, ok := addressPort(inv.args[1]); ok {
+			if inv.flags.Lookup("port") != nil {
+				return cmd.usageError("ADDRESS %s has a port: give the address alone, %s, and the port with --port %s", inv.args[1], host, port)
+			}
+			return cmd.usageError("ADDRESS %s has a port: an endpoint is named by its address alone, %s", inv.args[1], host)
+		}
+	}
+	if outputs := cmd.formats(); !slices.Contains(outputs, o.output) {
+		return cmd.usageError("--output %s: %s writes %s", o.output, cmd.name(), orList(outputs))
 	}
 	if o.timeout <= 0 {
-		return cmd.usageError("--timeout %s: want a positive duration", o.timeout)
+		return cmd.usageError("--timeout %s: want a duration above zero", inv.flags.Lookup("timeout").Value)
 	}
-	if inv.flags.Changed("ttl") && o.endpoint.ttl <= 0 {
-		return cmd.usageError("--ttl %s: want a positive duration", o.endpoint.ttl)
+	if inv.flags.Changed("ttl") {
+		// Rounded up to whole seconds, as the API takes it.
+		if s := ttlSeconds(o.endpoint.ttl); s < int64(config.MinTTL/time.Second) || s > int64(config.MaxTTL/time.Second) {
+			return cmd.usageError("--ttl %s: out of range %s-%s", inv.flags.Lookup("ttl").Value, config.MinTTL, durationText(config.MaxTTL))
+		}
 	}
 	return nil
+}
+
+// flagError words an error of the flag parser: a value it refused as
+// "--weight 70000: out of range 0-65535", the others as pflag has them.
+func flagError(err error) string {
+	var bad *pflag.InvalidValueError
+	if errors.As(err, &bad) {
+		return fmt.Sprintf("--%s %s: %v", bad.GetFlag().Name, bad.GetValue(), errors.Unwrap(bad))
+	}
+	return err.Error()
+}
+
+// orList is "a", "a or b", "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // usageError returns a usageError for cmd with the reason formatted.

@@ -17,22 +17,38 @@ func servicesList(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if c.opts.output == outputJSON {
+	switch c.opts.output {
+	case outputJSON:
 		return writeJSON(c.stdout, raw)
+	case outputYAML:
+		services, err := getServices(raw, false)
+		if err != nil {
+			return err
+		}
+		return writeRegistry(c, services)
 	}
 	list, err := decode[serviceList](raw)
 	if err != nil {
 		return err
 	}
+	wide := c.opts.output == outputWide
 	t := table{}
-	t.add("NAME", "ORIGIN", "ENDPOINTS", "PORTS", "TTL")
+	header := []string{"NAME", "ORIGIN", "ENDPOINTS", "PORTS", "TTL"}
+	if wide {
+		header = append(header, "CHECK", "ALLOW")
+	}
+	t.add(header...)
 	for _, s := range list.Services {
 		origin := cell(s.Origin)
 		if s.Conflict != "" {
 			origin += "!"
 		}
 		up, total := s.upTotal()
-		t.add(s.Name, origin, fmt.Sprintf("%d/%d", up, total), portList(s.Ports), ttlText(s.TTL))
+		row := []string{s.Name, origin, fmt.Sprintf("%d/%d", up, total), portList(s.Ports), ttlText(s.TTL)}
+		if wide {
+			row = append(row, checkShort(s.Check), cell(orElse(strings.Join(s.Allow, ","), "everyone")))
+		}
+		t.add(row...)
 	}
 	if err := t.write(c.stdout); err != nil {
 		return err
@@ -53,15 +69,22 @@ func servicesGet(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if c.opts.output == outputJSON {
+	switch c.opts.output {
+	case outputJSON:
 		return writeJSON(c.stdout, raw)
+	case outputYAML:
+		services, err := getServices(raw, true)
+		if err != nil {
+			return err
+		}
+		return writeRegistry(c, services)
 	}
 	s, err := decode[service](raw)
 	if err != nil {
 		return err
 	}
 	s.ETag = header.Get("ETag")
-	return describe(c.stdout, s, c.now(), c.color)
+	return describe(c.stdout, s, c.now(), c.color, c.opts.output == outputWide)
 }
 
 // entityTag is an ETag as given to --if-match: as services get shows it

@@ -84,7 +84,7 @@ func value(p string, rec *recorder, r *dns.Msg) string {
 	case "{type}":
 		return dns.Type(q.Qtype).String()
 	case "{name}":
-		return q.Name
+		return strings.ToLower(dns.Name(q.Name).String())
 	case "{class}":
 		return dns.Class(q.Qclass).String()
 	case "{proto}":
@@ -106,16 +106,24 @@ func value(p string, rec *recorder, r *dns.Msg) string {
 	case "{>id}":
 		return strconv.Itoa(int(r.Id))
 	case "{>opcode}":
-		return dns.OpcodeToString[r.Opcode]
+		return strconv.Itoa(r.Opcode)
 	case "{>do}":
 		opt := r.IsEdns0()
 		return strconv.FormatBool(opt != nil && opt.Do())
 	case "{>bufsize}":
+		// As CoreDNS's request.Size: 64K over TCP; over UDP the query's
+		// EDNS0 buffer size, 512 at least.
+		if _, ok := rec.RemoteAddr().(*net.TCPAddr); ok {
+			return strconv.Itoa(dns.MaxMsgSize)
+		}
 		if opt := r.IsEdns0(); opt != nil {
 			return strconv.Itoa(int(max(opt.UDPSize(), dns.MinMsgSize)))
 		}
 		return strconv.Itoa(dns.MinMsgSize)
 	case "{rcode}":
+		if rec.msg == nil {
+			return "-"
+		}
 		if s, ok := dns.RcodeToString[rec.rcode]; ok {
 			return s
 		}

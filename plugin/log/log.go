@@ -36,10 +36,14 @@ func (l *Logger) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	rec := &recorder{ResponseWriter: w, start: time.Now()}
 	rcode, err := plugin.NextOrFailure(l.Name(), l.Next, ctx, rec, r)
 	if !plugin.ClientWrite(rcode) && rec.msg == nil {
-		// The server writes this reply after us: log what it will be.
-		rec.rcode = rcode
+		// The server writes this reply after us: log it as CoreDNS's log
+		// does, as the bare reply with that rcode (without the OPT record
+		// the server adds).
+		m := new(dns.Msg)
+		m.SetRcode(r, rcode)
+		rec.msg, rec.rcode, rec.size = m, rcode, m.Len()
 	}
-	if rule.classes&classify(rec) != 0 {
+	if rule.classes&classify(rec.msg) != 0 {
 		stdlog.Print("[INFO] " + rule.format.line(rec, r))
 	}
 	return rcode, err
@@ -57,7 +61,11 @@ func (l *Logger) match(name string) *Rule {
 	return nil
 }
 
-// recorder remembers the reply written through it.
+// recorder remembers the reply written through it, as CoreDNS's
+// dnstest.Recorder: the size is the message's as the plugin wrote it,
+// before the server's writer adds the OPT record or truncates it (the
+// flags, read after, are as sent); replies written more than once (a zone
+// transfer) add up.
 type recorder struct {
 	dns.ResponseWriter
 	start time.Time
@@ -68,15 +76,16 @@ type recorder struct {
 
 // WriteMsg implements dns.ResponseWriter.
 func (r *recorder) WriteMsg(m *dns.Msg) error {
-	err := r.ResponseWriter.WriteMsg(m)
-	r.msg, r.rcode, r.size = m, m.Rcode, m.Len()
-	return err
+	r.msg, r.rcode, r.size = m, m.Rcode, r.size+m.Len()
+	return r.ResponseWriter.WriteMsg(m)
 }
 
 // Write implements dns.ResponseWriter.
 func (r *recorder) Write(b []byte) (int, error) {
 	n, err := r.ResponseWriter.Write(b)
-	r.size = n
+	if err == nil {
+		r.size += n
+	}
 	if m := new(dns.Msg); m.Unpack(b) == nil {
 		r.msg, r.rcode = m, m.Rcode
 	}
@@ -95,26 +104,35 @@ const (
 
 var classNames = map[string]class{"all": classAll, "success": classSuccess, "denial": classDenial, "error": classError}
 
-// classify sorts a reply: NXDOMAIN and NODATA are denials, other NOERROR
-// replies successes, every other code an error.
-func classify(rec *recorder) class {
-	switch rec.rcode {
-	case dns.RcodeNameError:
-		return classDenial
-	case dns.RcodeSuccess:
-		if rec.msg != nil && len(rec.msg.Answer) == 0 && !isDelegation(rec.msg) {
-			return classDenial
+// classify sorts a reply as CoreDNS's response.Typify and Classify do:
+// NOERROR with answers, or a referral, or neither answers nor SOA, is a
+// success; NXDOMAIN without answers and NOERROR with an SOA and no answers
+// (NODATA) are denials; anything else is an error, zone transfers, updates
+// and NOTIFY included, and no reply at all.
+func classify(m *dns.Msg) class {
+	if m == nil || m.Opcode == dns.OpcodeUpdate || m.Opcode == dns.OpcodeNotify {
+		return classError
+	}
+	if len(m.Question) > 0 && (m.Question[0].Qtype == dns.TypeAXFR || m.Question[0].Qtype == dns.TypeIXFR) {
+		return classError
+	}
+	if len(m.Answer) > 0 {
+		if m.Rcode == dns.RcodeSuccess {
+			return classSuccess
 		}
+		if m.Rcode == dns.RcodeNameError {
+			return classError
+		}
+	}
+	soa := false
+	for _, rr := range m.Ns {
+		soa = soa || rr.Header().Rrtype == dns.TypeSOA
+	}
+	switch {
+	case m.Rcode == dns.RcodeSuccess && soa, m.Rcode == dns.RcodeNameError:
+		return classDenial
+	case m.Rcode == dns.RcodeSuccess:
 		return classSuccess
 	}
 	return classError
-}
-
-func isDelegation(m *dns.Msg) bool {
-	for _, rr := range m.Ns {
-		if rr.Header().Rrtype == dns.TypeNS {
-			return true
-		}
-	}
-	return false
 }

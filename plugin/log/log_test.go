@@ -14,8 +14,9 @@ import (
 	"github.com/tpdns/tpdns/test/dnstest"
 )
 
-// answer replies by the query name: nx.* NXDOMAIN, empty.* NODATA, fail.*
-// SERVFAIL left to the server, anything else one A record.
+// answer replies by the query name: nx.* NXDOMAIN, empty.* NODATA (an SOA
+// record), bare.* NOERROR with no records at all, fail.* SERVFAIL left to
+// the server, anything else one A record.
 var answer = plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	m := new(dns.Msg)
 	m.SetReply(r)
@@ -24,6 +25,9 @@ var answer = plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r 
 	case "nx":
 		m.Rcode = dns.RcodeNameError
 	case "empty":
+		soa, _ := dns.NewRR("example. 60 IN SOA ns.example. hostmaster.example. 1 7200 1800 86400 60")
+		m.Ns = append(m.Ns, soa)
+	case "bare":
 	case "fail":
 		return dns.RcodeServerFailure, nil
 	default:
@@ -62,9 +66,9 @@ func TestLogLines(t *testing.T) {
 		l.ServeDNS(context.Background(), &dnstest.Writer{TCP: q.tcp}, r)
 	}
 	assert.Equal(t, ""+
-		"[INFO] 10.240.0.1:40212 4242 A IN www.example.org. udp 33 false 512 NOERROR qr,aa,rd 64 QUERY 127.0.0.1\n"+
-		"[INFO] 10.240.0.1:40212 4242 A IN NX.example.org. tcp 43 true 1232 NXDOMAIN qr,aa,rd 32 QUERY 127.0.0.1\n"+
-		"[INFO] 10.240.0.1:40212 4242 A IN fail.example.org. udp 34 false 512 SERVFAIL - 0 QUERY 127.0.0.1\n",
+		"[INFO] 10.240.0.1:40212 4242 A IN www.example.org. udp 33 false 512 NOERROR qr,aa,rd 64 0 127.0.0.1\n"+
+		"[INFO] 10.240.0.1:40212 4242 A IN nx.example.org. tcp 43 true 65535 NXDOMAIN qr,aa,rd 32 0 127.0.0.1\n"+
+		"[INFO] 10.240.0.1:40212 4242 A IN fail.example.org. udp 34 false 512 SERVFAIL qr,rd 34 0 127.0.0.1\n",
 		logs.String())
 }
 
@@ -83,25 +87,63 @@ func TestClasses(t *testing.T) {
 		corefile string
 		logged   []string
 	}{
-		{"log", []string{"www", "nx", "empty", "fail"}},
-		{"log {\n class success\n}", []string{"www"}},
+		{"log", []string{"www", "nx", "empty", "bare", "fail"}},
+		{"log {\n class success\n}", []string{"www", "bare"}},
 		{"log {\n class denial\n}", []string{"nx", "empty"}},
 		{"log {\n class error\n}", []string{"fail"}},
 		{"log {\n class denial error\n}", []string{"nx", "empty", "fail"}},
 	} {
 		logs := test.CaptureLog(t)
 		l := logger(t, c.corefile+"\n")
-		for _, label := range []string{"www", "nx", "empty", "fail"} {
+		for _, label := range []string{"www", "nx", "empty", "bare", "fail"} {
 			r := new(dns.Msg)
 			r.SetQuestion(label+".example.", dns.TypeA)
 			l.ServeDNS(context.Background(), &dnstest.Writer{}, r)
 		}
 		var logged []string
-		for _, label := range []string{"www", "nx", "empty", "fail"} {
+		for _, label := range []string{"www", "nx", "empty", "bare", "fail"} {
 			if strings.Contains(logs.String(), `"A IN `+label+`.example. `) {
 				logged = append(logged, label)
 			}
 		}
 		assert.Equal(t, c.logged, logged, c.corefile)
+	}
+}
+
+// TestClassify sorts replies as CoreDNS's response.Typify and Classify do.
+func TestClassify(t *testing.T) {
+	rr := func(s string) dns.RR {
+		r, err := dns.NewRR(s)
+		require.NoError(t, err)
+		return r
+	}
+	a := rr("www.example. 60 IN A 192.0.2.1")
+	soa := rr("example. 60 IN SOA ns.example. hostmaster.example. 1 7200 1800 86400 60")
+	ns := rr("sub.example. 60 IN NS ns.sub.example.")
+	msg := func(qtype uint16, rcode int, answer, authority []dns.RR) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.", qtype)
+		m.Response, m.Rcode, m.Answer, m.Ns = true, rcode, answer, authority
+		return m
+	}
+	update := msg(dns.TypeSOA, dns.RcodeSuccess, nil, nil)
+	update.Opcode = dns.OpcodeUpdate
+	for name, c := range map[string]struct {
+		m    *dns.Msg
+		want class
+	}{
+		"answer":               {msg(dns.TypeA, dns.RcodeSuccess, []dns.RR{a}, nil), classSuccess},
+		"referral":             {msg(dns.TypeA, dns.RcodeSuccess, nil, []dns.RR{ns}), classSuccess},
+		"no records":           {msg(dns.TypeA, dns.RcodeSuccess, nil, nil), classSuccess},
+		"NODATA":               {msg(dns.TypeA, dns.RcodeSuccess, nil, []dns.RR{soa}), classDenial},
+		"NXDOMAIN":             {msg(dns.TypeA, dns.RcodeNameError, nil, []dns.RR{soa}), classDenial},
+		"NXDOMAIN with answer": {msg(dns.TypeA, dns.RcodeNameError, []dns.RR{a}, nil), classError},
+		"SERVFAIL":             {msg(dns.TypeA, dns.RcodeServerFailure, nil, nil), classError},
+		"REFUSED":              {msg(dns.TypeA, dns.RcodeRefused, nil, nil), classError},
+		"AXFR":                 {msg(dns.TypeAXFR, dns.RcodeSuccess, []dns.RR{soa}, nil), classError},
+		"update":               {update, classError},
+		"no reply":             {nil, classError},
+	} {
+		assert.Equal(t, c.want, classify(c.m), name)
 	}
 }

@@ -2,13 +2,13 @@ package prometheus
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tpdns/tpdns/plugin"
@@ -18,107 +18,97 @@ import (
 // Metrics counts the queries that reach it and the replies they get.
 type Metrics struct {
 	Next plugin.Handler
-	// handles are the series of this handler's server and zone, resolved
-	// once: a handler serves one zone of one server.
+	// handles are the series of this handler's server and zone: a handler
+	// serves one zone of one server.
 	handles atomic.Pointer[handles]
-}
-
-// handles are the metric series of one server and zone, by query type and
-// response code.
-type handles struct {
-	server, zone string
-	requests     map[uint16]prometheus.Counter
-	durations    map[uint16]prometheus.Observer
-	responses    map[int]prometheus.Counter
-	otherRequest prometheus.Counter
-	otherDur     prometheus.Observer
-}
-
-func newHandles(server, zone string) *handles {
-	h := &handles{
-		server: server, zone: zone,
-		requests:     make(map[uint16]prometheus.Counter, len(monitored)),
-		durations:    make(map[uint16]prometheus.Observer, len(monitored)),
-		responses:    make(map[int]prometheus.Counter, len(dns.RcodeToString)),
-		otherRequest: requests.WithLabelValues(server, zone, "other"),
-		otherDur:     duration.WithLabelValues(server, zone, "other"),
-	}
-	for t, name := range monitored {
-		h.requests[t] = requests.WithLabelValues(server, zone, name)
-		h.durations[t] = duration.WithLabelValues(server, zone, name)
-	}
-	for rc, name := range dns.RcodeToString {
-		h.responses[rc] = responses.WithLabelValues(server, zone, name)
-	}
-	return h
 }
 
 // ServeDNS implements plugin.Handler.
 func (m *Metrics) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	start := time.Now()
+	size := r.Len() // before a plugin changes r
 	rec := &recorder{ResponseWriter: w}
 	rcode, err := plugin.NextOrFailure(m.Name(), m.Next, ctx, rec, r)
 	if !rec.written && !plugin.ClientWrite(rcode) {
-		rec.rcode = rcode // the server writes this reply
+		// The server writes this reply, after us.
+		rec.rcode, rec.size = rcode, errorReplyLen(r, rcode)
 	}
-	m.handlesFor(plugin.Server(ctx), plugin.Zone(ctx)).observe(r.Question[0].Qtype, rec.rcode, time.Since(start))
+	tcp, ipv6 := transport(w.RemoteAddr())
+	m.handlesFor(plugin.Server(ctx), plugin.Zone(ctx)).report(tcp, plugin.PacketObserved{
+		Type: r.Question[0].Qtype, Rcode: rec.rcode, IPv6: ipv6,
+		QuerySize: size, ReplySize: rec.size, Took: time.Since(start),
+	})
 	return rcode, err
 }
 
-// handlesFor returns the series of server and zone, resolving them on first
-// use.
-func (m *Metrics) handlesFor(server, zone string) *handles {
-	h := m.handles.Load()
-	if h == nil || h.server != server || h.zone != zone {
-		h = newHandles(server, zone)
-		m.handles.Store(h)
-	}
-	return h
-}
-
-// observe counts one query of type qtype answered rcode after took.
-func (h *handles) observe(qtype uint16, rcode int, took time.Duration) {
-	if c, ok := h.requests[qtype]; ok {
-		c.Inc()
-		h.durations[qtype].Observe(took.Seconds())
-	} else {
-		h.otherRequest.Inc()
-		h.otherDur.Observe(took.Seconds())
-	}
-	if c, ok := h.responses[rcode]; ok {
-		c.Inc()
-	} else {
-		responses.WithLabelValues(h.server, h.zone, "other").Inc()
-	}
-}
-
 // PassPackets implements plugin.PacketPasser: the replies of the packet
-// path are counted as the ones that pass through ServeDNS.
+// path (UDP only) are counted as the ones that pass through ServeDNS.
 func (m *Metrics) PassPackets(server, zone string) plugin.PacketObserver {
-	return m.handlesFor(server, zone).observe
+	h := m.handlesFor(server, zone)
+	return func(o plugin.PacketObserved) { h.report(false, o) }
 }
 
 // Name implements plugin.Handler.
 func (m *Metrics) Name() string { return "prometheus" }
 
+// handlesFor returns the series of server and zone.
+func (m *Metrics) handlesFor(server, zone string) *handles {
+	h := m.handles.Load()
+	if h == nil || h.server != server || h.zone != zone {
+		h = &handles{server: server, zone: zone}
+		m.handles.Store(h)
+	}
+	return h
+}
+
+// transport tells a client's transport and address family, as CoreDNS's
+// request.Proto and request.Family do: an IPv4-mapped address is IPv4.
+func transport(a net.Addr) (tcp, ipv6 bool) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return true, a.IP.To4() == nil
+	case *net.UDPAddr:
+		return false, a.IP.To4() == nil
+	}
+	return false, false
+}
+
+// errorReplyLen is the length of the reply the server writes when the
+// chain leaves it rcode to write: header, question, and an OPT record
+// (without options) when the query has one.
+func errorReplyLen(r *dns.Msg, rcode int) int {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	n := m.Len()
+	if r.IsEdns0() != nil {
+		n += 11
+	}
+	return n
+}
+
 type recorder struct {
 	dns.ResponseWriter
 	rcode   int
+	size    int
 	written bool
 }
 
+// WriteMsg implements dns.ResponseWriter: it records the reply as it went
+// out (the server's writer adds the OPT record and truncates in place).
 func (r *recorder) WriteMsg(m *dns.Msg) error {
-	r.rcode, r.written = m.Rcode, true
-	return r.ResponseWriter.WriteMsg(m)
+	err := r.ResponseWriter.WriteMsg(m)
+	r.rcode, r.size, r.written = m.Rcode, r.size+m.Len(), true
+	return err
 }
 
-// monitored are the query types counted by name; the others are "other",
-// so that a client cannot make up label values.
-var monitored = map[uint16]string{
-	dns.TypeA: "A", dns.TypeAAAA: "AAAA", dns.TypeCNAME: "CNAME", dns.TypeSRV: "SRV", dns.TypeTXT: "TXT",
-	dns.TypePTR: "PTR", dns.TypeSOA: "SOA", dns.TypeNS: "NS", dns.TypeMX: "MX", dns.TypeANY: "ANY",
-	dns.TypeHTTPS: "HTTPS", dns.TypeSVCB: "SVCB", dns.TypeDS: "DS", dns.TypeDNSKEY: "DNSKEY",
-	dns.TypeCAA: "CAA", dns.TypeHINFO: "HINFO", dns.TypeAXFR: "AXFR", dns.TypeIXFR: "IXFR",
+// Write implements dns.ResponseWriter.
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	if len(b) >= 4 {
+		r.rcode = int(b[3] & 0xF)
+	}
+	r.size, r.written = r.size+n, true
+	return n, err
 }
 
 // exporter serves /metrics on one address.

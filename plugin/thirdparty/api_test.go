@@ -217,7 +217,7 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		want                     string
 	}{
 		{"unknown field", "PUT", "/v1/services/new", `{"endpoints":["10.1.0.2"],"adress":"x"}`, 400, `{"error":"unknown field","field":"adress"}`},
-		{"wrong type", "PUT", "/v1/services/new", `{"ttl":"soon"}`, 400, `{"error":"want an integer, got \"soon\"","field":"ttl"}`},
+		{"wrong type", "PUT", "/v1/services/new", `{"ttl":"soon"}`, 400, `{"error":"want a number of seconds or a duration such as \"30s\", got \"soon\"","field":"ttl"}`},
 		{"invalid value", "PUT", "/v1/services/new", `{"ports":[{"name":"db","port":99999}]}`, 400, `{"error":"99999 is out of range 1-65535","field":"ports[0].port"}`},
 		{"bad reference", "PUT", "/v1/services/new", `{"ports":[{"name":"db","port":1}],"connection":{"URL":"${DB_HOST}/${PASS}"},"secrets":{"PASS":"p"}}`, 400, `{"error":"${PASS} is a secret; connection is served to every client and may not refer to one","field":"connection.URL"}`},
 		{"several errors", "PUT", "/v1/services/new", `{"ports":[{"name":"db","port":0}],"allow":["nope"]}`, 400,
@@ -228,12 +228,12 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		{"file-owned", "PUT", "/v1/services/oracle.finance", `{}`, 409, `{"error":"service oracle.finance is defined in the registry file; change it there","field":"name"}`},
 		{"file-owned delete", "DELETE", "/v1/services/oracle.finance", ``, 409, `{"error":"service oracle.finance is defined in the registry file; change it there","field":"name"}`},
 		{"file-owned endpoint", "PUT", "/v1/services/oracle.finance/endpoints/10.0.0.12", ``, 409, `{"error":"service oracle.finance is defined in the registry file; change it there","field":"name"}`},
-		{"name taken by a file endpoint", "PUT", "/v1/services/standby.oracle.finance", `{}`, 409, `{"error":"the name standby.oracle.finance is already used by service oracle.finance","field":"name"}`},
+		{"name taken by a file endpoint", "PUT", "/v1/services/standby.oracle.finance", `{}`, 409, `{"error":"the name standby.oracle.finance is already used by the registry file's service oracle.finance","field":"name"}`},
 		{"endpoint of unknown service", "PUT", "/v1/services/nope/endpoints/10.1.0.9", ``, 404, `{"error":"no service nope","field":"name"}`},
 		{"endpoint port on two ports", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"port":5433}`, 400, ``},
 		{"endpoint unknown field", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"prio":1}`, 400, `{"error":"unknown field","field":"prio"}`},
-		{"endpoint wrong type", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"weight":"heavy"}`, 400, `{"error":"want uint16, got string","field":"weight"}`},
-		{"endpoint bad ttl", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"ttl":0}`, 400, `{"error":"0 is not a number of seconds (1 or more)","field":"ttl"}`},
+		{"endpoint wrong type", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"weight":"heavy"}`, 400, `{"error":"want an integer, got \"heavy\"","field":"weight"}`},
+		{"endpoint bad ttl", "PUT", "/v1/services/db/endpoints/10.1.0.9", `{"ttl":0}`, 400, `{"error":"0 is out of range 1-86400 (seconds: 1s to 24h)","field":"ttl"}`},
 		{"endpoint bad address", "PUT", "/v1/services/db/endpoints/not_a_host", ``, 400, ``},
 		{"too big", "PUT", "/v1/services/new", `{"connection":{"A":"` + strings.Repeat("x", 1<<20) + `"}}`, 413, `{"error":"the body is over 1 MiB","field":""}`},
 	} {

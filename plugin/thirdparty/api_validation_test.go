@@ -30,11 +30,11 @@ func TestAPIValidation(t *testing.T) {
 		want                     string // the 400's body
 	}{
 		{"service ttl beyond a DNS TTL", "PUT", "/v1/services/new", `{"ttl":9223372037}`, `{"error":"9223372037 is out of range 0-2147483647","field":"ttl"}`},
-		{"heartbeat ttl of the issue", "PUT", ep + "10.1.0.9", `{"ttl":9223372037}`, `{"error":"9223372037 seconds is over 86400 (24h), the longest ttl","field":"ttl"}`},
-		{"heartbeat ttl over a day", "PUT", ep + "10.1.0.9", `{"ttl":86401}`, `{"error":"86401 seconds is over 86400 (24h), the longest ttl","field":"ttl"}`},
-		{"heartbeat ttl 0", "PUT", ep + "10.1.0.9", `{"ttl":0}`, `{"error":"0 is not a number of seconds (1 or more)","field":"ttl"}`},
-		{"negative heartbeat ttl", "PUT", ep + "10.1.0.9", `{"ttl":-1}`, `{"error":"-1 is not a number of seconds (1 or more)","field":"ttl"}`},
-		{"fractional heartbeat ttl", "PUT", ep + "10.1.0.9", `{"ttl":0.5}`, `{"error":"0.5 is not a number of seconds (1 or more)","field":"ttl"}`},
+		{"heartbeat ttl of the issue", "PUT", ep + "10.1.0.9", `{"ttl":9223372037}`, `{"error":"9223372037 is out of range 1-86400 (seconds: 1s to 24h)","field":"ttl"}`},
+		{"heartbeat ttl over a day", "PUT", ep + "10.1.0.9", `{"ttl":86401}`, `{"error":"86401 is out of range 1-86400 (seconds: 1s to 24h)","field":"ttl"}`},
+		{"heartbeat ttl 0", "PUT", ep + "10.1.0.9", `{"ttl":0}`, `{"error":"0 is out of range 1-86400 (seconds: 1s to 24h)","field":"ttl"}`},
+		{"negative heartbeat ttl", "PUT", ep + "10.1.0.9", `{"ttl":-1}`, `{"error":"-1 is out of range 1-86400 (seconds: 1s to 24h)","field":"ttl"}`},
+		{"fractional heartbeat ttl", "PUT", ep + "10.1.0.9", `{"ttl":0.5}`, `{"error":"0.5 is not a whole number of seconds","field":"ttl"}`},
 
 		// Without "name" in the body the API adds it, which once lost a key
 		// given twice; with it, the same body was refused.

