@@ -414,26 +414,6 @@ func (s *dbServer) spawnRedis(name, bin, addr string, args ...string) (*serverPr
 		"--dir", s.dir, "--dbfilename", name + ".rdb", "--save", "", "--appendonly", "no", "--daemonize", "no"}, args...)...)
 }
 
-// redisCommand sends one command and returns the first line of its reply.
-func redisCommand(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(respCommand(args...)); err != nil {
-		return "", err
-	}
-	buf := make([]byte, 4096)
-	n, err := c.Read(buf)
-	if err != nil {
-		return "", err
-	}
-	line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
-	return line, nil
-}
-
 // respCommand renders a command as a RESP array of bulk strings.
 func respCommand(args ...string) []byte {
 	b := fmt.Appendf(nil, "*%d\r\n", len(args))
