@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -66,21 +67,12 @@ func txtString(s string) string {
 		case c == '\\' || c == '"':
 			b = append(b, '\\', c)
 		case c < ' ' || c > '~':
-			b = append(b, '\\')
-			b = append(b, []byte(pad3(int(c)))...)
+			b = fmt.Appendf(b, "\\%03d", c)
 		default:
 			b = append(b, c)
 		}
 	}
 	return string(b)
-}
-
-func pad3(n int) string {
-	s := strconv.Itoa(n)
-	for len(s) < 3 {
-		s = "0" + s
-	}
-	return s
 }
 
 // addEDE adds ede to the OPT record of m, which it adds when m has none.

@@ -145,6 +145,13 @@ func (e *healthCopy) apply(batch []health.Report) (changed []string) {
 	return changed
 }
 
+// healthyCount is how many endpoints are healthy.
+func (e *healthCopy) healthyCount() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.healthy
+}
+
 // healthReported keeps the reports of the checker, logs and counts the
 // changes of state, lets the guard see them, and rebuilds in every view the
 // records of the services whose answers they change.
@@ -157,10 +164,7 @@ func (tp *ThirdParty) healthReported(batch []health.Report) {
 			log.Printf("[INFO] plugin/thirdparty: %s", describeChange(r))
 		}
 	}
-	tp.states.mu.RLock()
-	healthy := tp.states.healthy
-	tp.states.mu.RUnlock()
-	for _, s := range tp.guard.observe(batch, healthy, time.Now()) {
+	for _, s := range tp.guard.observe(batch, tp.states.healthyCount(), time.Now()) {
 		if !slices.Contains(changed, s) {
 			changed = append(changed, s)
 		}
