@@ -51,6 +51,18 @@ func Register(name string, setup SetupFunc) {
 	caddy.RegisterPlugin(name, caddy.Plugin{ServerType: ServerType, Action: action(name, setup)})
 }
 
+// RegisterBefore is Register for a directive that runs just before the
+// directive before, which chainOrder lists: tests use it to put a handler
+// of their own in front of a plugin.
+func RegisterBefore(name, before string, setup SetupFunc) {
+	i := slices.Index(chainOrder, before)
+	if i < 0 {
+		panic("plugin: no directive " + before + " to register " + name + " before")
+	}
+	chainOrder = slices.Insert(chainOrder, i, name)
+	Register(name, setup)
+}
+
 // Directives returns the registered directives in chain order.
 func Directives() []string {
 	var names []string

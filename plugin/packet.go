@@ -14,14 +14,17 @@ import (
 
 // Packet is a query as the packet path hands it to a PacketAnswerer.
 type Packet struct {
-	// Name is the question's name, fully qualified, in presentation form;
-	// it holds only lower-case letters, digits, '-' and '_', so it needs no
-	// escapes, and is the client's own. It is only valid during
-	// AnswerPacket.
+	// Name is the question's name, fully qualified, in presentation form
+	// and lower case; it holds only letters, digits, '-' and '_', so it
+	// needs no escapes. The question in the reply keeps the client's case.
+	// It is only valid during the call it is passed to.
 	Name []byte
 	Type uint16
 	// Client is the address the query came from.
 	Client netip.Addr
+	// DO and CD are the query's DNSSEC OK (EDNS) and Checking Disabled
+	// bits, which a cache keys its replies by.
+	DO, CD bool
 }
 
 // PacketReply is what a PacketAnswerer appended to a reply.
@@ -54,6 +57,11 @@ type PacketObserved struct {
 	// Took is how long the server took from reading the query to having
 	// the reply ready.
 	Took time.Duration
+	// Client is the address and port the query came from.
+	Client netip.AddrPort
+	// Query and Reply are the query and the reply as sent (Reply is empty
+	// when a limit held it back). They are only valid during the call.
+	Query, Reply []byte
 }
 
 // PacketObserver is told of every reply the packet path makes for one zone
@@ -66,6 +74,22 @@ type PacketPasser interface {
 	// writes past this handler for zone on server (as Server and Zone name
 	// them), or nil when it needs to see none.
 	PassPackets(server, zone string) PacketObserver
+}
+
+// PacketCheck tells whether the packet path may answer q past a
+// PacketChecker; false hands q to the chain, which answers it as the
+// plugin decides there (a refusal, a cached reply). It runs on the query
+// path before the answer: it must not allocate, nor keep q or its Name.
+type PacketCheck func(q *Packet) bool
+
+// PacketChecker is a PacketPasser that the packet path may go past for
+// some queries only, as acl does for the clients it allows.
+type PacketChecker interface {
+	PacketPasser
+	// CheckPackets returns the check of the queries the packet path
+	// answers past this handler for zone on server (as Server and Zone
+	// name them), or nil when it lets every query past.
+	CheckPackets(server, zone string) PacketCheck
 }
 
 // PacketVerdict is what becomes of a reply the packet path made, as a

@@ -13,11 +13,12 @@ import (
 
 // The packet path answers plain UDP queries without decoding them into a
 // dns.Msg: it reads the header and question in place, asks the chain's
-// PacketAnswerer for the records, and writes header, question (as the
-// client sent it) and records straight into the reply. It takes only
-// queries whose answer it can give exactly as the chain would; anything
-// unusual (other opcodes, classes, EDNS versions or options, escaped
-// names, replies that would need truncating) goes through the chain.
+// PacketCheckers whether it may, asks the PacketAnswerer for the records,
+// and writes header, question (as the client sent it) and records straight
+// into the reply. It takes only queries whose answer it can give exactly
+// as the chain would; anything unusual (other opcodes, classes, EDNS
+// versions, options whose decoding may fail, escaped names, replies that
+// would need truncating) goes through the chain.
 
 // packetChain is the packet path of one zone's chain: the PacketPassers it
 // goes past, and the PacketAnswerer that ends it.
@@ -27,7 +28,8 @@ type packetChain struct {
 	server, zone string
 
 	once      sync.Once
-	observers []plugin.PacketObserver // resolved on first use, as ServeDNS resolves its series
+	checks    []plugin.PacketCheck    // resolved on first use, as ServeDNS resolves its series
+	observers []plugin.PacketObserver // likewise
 	limits    []plugin.PacketLimit    // likewise
 }
 
@@ -60,9 +62,26 @@ func (c *packetChain) observe(o plugin.PacketObserved) {
 	}
 }
 
-// resolve asks the passers, once, for their observers and limits.
+// check tells whether every checker of the chain lets the packet path
+// answer q.
+func (c *packetChain) check(q *plugin.Packet) bool {
+	c.once.Do(func() { c.resolve() })
+	for _, check := range c.checks {
+		if !check(q) {
+			return false
+		}
+	}
+	return true
+}
+
+// resolve asks the passers, once, for their checks, observers and limits.
 func (c *packetChain) resolve() {
 	for _, p := range c.passers {
+		if ch, ok := p.(plugin.PacketChecker); ok {
+			if f := ch.CheckPackets(c.server, c.zone); f != nil {
+				c.checks = append(c.checks, f)
+			}
+		}
 		if o := p.PassPackets(c.server, c.zone); o != nil {
 			c.observers = append(c.observers, o)
 		}
@@ -83,7 +102,8 @@ func (s *Server) observePacket(o observedPacket, took time.Duration) {
 	defer s.recoverPacket("the reply goes out unobserved")
 	o.chain.observe(plugin.PacketObserved{
 		Type: o.qtype, Rcode: o.rcode, IPv6: o.ipv6,
-		QuerySize: o.querySize, ReplySize: o.replySize, Took: took,
+		QuerySize: len(o.query), ReplySize: len(o.reply), Took: took,
+		Client: o.client, Query: o.query, Reply: o.reply,
 	})
 }
 
@@ -114,16 +134,19 @@ type packetAnswer struct {
 }
 
 // observedPacket is what the observers are told of a reply, a, to the
-// query q from client (all but the time it took, known once the batch is
-// answered); reply is empty when a limit held it back.
+// query from client (all but the time it took, known once the batch is
+// answered); reply is empty when a limit held it back. query and reply
+// are the reader's buffers, valid until it reads the next batch.
 type observedPacket struct {
 	packetAnswer
-	ipv6                 bool
-	querySize, replySize int
+	ipv6         bool
+	client       netip.AddrPort
+	query, reply []byte
 }
 
-func observed(a packetAnswer, q []byte, client netip.Addr, reply []byte) observedPacket {
-	return observedPacket{a, client.Is6() && !client.Is4In6(), len(q), len(reply)}
+func observed(a packetAnswer, q []byte, client netip.AddrPort, reply []byte) observedPacket {
+	addr := client.Addr()
+	return observedPacket{a, addr.Is6() && !addr.Is4In6(), client, q, reply}
 }
 
 // packetReader reads queries for the packet path; one per UDP loop, never
@@ -141,7 +164,7 @@ type packetReader struct {
 // reading of q, is recovered here, for this query alone: it is counted and
 // logged (see packetPanicked) and ok is false, so that the chain answers q
 // as if the packet path had declined it.
-func (s *Server) answerPacket(rd *packetReader, q []byte, client netip.Addr, reply []byte) (out []byte, a packetAnswer, ok bool) {
+func (s *Server) answerPacket(rd *packetReader, q []byte, client netip.AddrPort, reply []byte) (out []byte, a packetAnswer, ok bool) {
 	// The results are set only when readPacket returns: after a panic they
 	// are still zero, ok false. One defer, outside any loop, is open-coded:
 	// no allocation.
@@ -158,7 +181,7 @@ func (s *Server) recoverPacket(then string) {
 }
 
 // readPacket is answerPacket without the recover.
-func (s *Server) readPacket(rd *packetReader, q []byte, client netip.Addr, reply []byte) (out []byte, a packetAnswer, ok bool) {
+func (s *Server) readPacket(rd *packetReader, q []byte, client netip.AddrPort, reply []byte) (out []byte, a packetAnswer, ok bool) {
 	if len(q) < headerLen+5 {
 		return reply, a, false
 	}
@@ -176,13 +199,13 @@ func (s *Server) readPacket(rd *packetReader, q []byte, client netip.Addr, reply
 		return reply, a, false
 	}
 	questionEnd := end + 4
-	limit, edns, do := dns.MinMsgSize, false, false
+	var opt ednsQuery
+	limit := dns.MinMsgSize
 	if additional == 1 {
-		size, dnssecOK, ok := readOPT(q[questionEnd:])
-		if !ok {
+		if !opt.read(q[questionEnd:]) {
 			return reply, a, false
 		}
-		limit, edns, do = min(max(int(size), dns.MinMsgSize), ednsSize), true, dnssecOK
+		limit = min(max(int(opt.size), dns.MinMsgSize), ednsSize)
 	} else if questionEnd != len(q) {
 		return reply, a, false
 	}
@@ -193,17 +216,19 @@ func (s *Server) readPacket(rd *packetReader, q []byte, client netip.Addr, reply
 		return reply, a, false
 	}
 	qtype := binary.BigEndian.Uint16(q[end:])
-	rd.packet = plugin.Packet{Name: name, Type: qtype, Client: client}
+	rd.packet = plugin.Packet{Name: name, Type: qtype, Client: client.Addr(), DO: opt.do, CD: flags&flagCD != 0}
+	if !zone.packet.check(&rd.packet) {
+		return reply, a, false
+	}
 	reply = append(reply[:0], q[:questionEnd]...)
 	reply, r, ok := zone.packet.answerer.AnswerPacket(reply, &rd.packet)
 	if !ok {
 		return reply[:0], a, false
 	}
-	if edns {
-		reply = append(reply, 0, 0, byte(dns.TypeOPT), ednsSize>>8, ednsSize&0xFF, 0, 0, 0, 0, 0, 0)
-		if do {
-			reply[len(reply)-4] = flagDO >> 8
-		}
+	optAt := -1 // where the OPT record starts in reply
+	if opt.present {
+		optAt = len(reply)
+		reply = opt.appendReply(reply, client.Addr())
 		r.Extra++
 	}
 	if len(reply) > limit {
@@ -213,15 +238,15 @@ func (s *Server) readPacket(rd *packetReader, q []byte, client netip.Addr, reply
 	binary.BigEndian.PutUint16(reply[6:], r.Answer)
 	binary.BigEndian.PutUint16(reply[8:], r.Ns)
 	binary.BigEndian.PutUint16(reply[10:], r.Extra)
-	reply = zone.packet.limit(reply, &rd.packet, r, questionEnd, edns)
+	reply = zone.packet.limit(reply, &rd.packet, r, questionEnd, optAt)
 	return reply, packetAnswer{zone.packet, qtype, r.Rcode}, true
 }
 
 // readName reads the question's name of q into rd.name, in presentation
-// form, and the offset of each label into rd.labels. It returns the name's
-// length, the labels', and where the name ends in q; end is -1 for a name
-// the packet path leaves to the chain: compressed, with upper-case letters,
-// or with characters that presentation form escapes.
+// form and lower case, and the offset of each label into rd.labels. It
+// returns the name's length, the labels', and where the name ends in q;
+// end is -1 for a name the packet path leaves to the chain: compressed, or
+// with characters that presentation form escapes.
 func (rd *packetReader) readName(q []byte) (n, labels, end int) {
 	off := headerLen
 	for {
@@ -241,10 +266,9 @@ func (rd *packetReader) readName(q []byte) (n, labels, end int) {
 		for _, c := range q[off : off+l] {
 			switch {
 			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
 			default:
-				// Upper case too: the chain answers with owner names in
-				// lower case, where records packed for the packet path
-				// point at the question, in the client's case.
 				return 0, 0, -1
 			}
 			rd.name[n] = c
@@ -261,31 +285,76 @@ func (rd *packetReader) readName(q []byte) (n, labels, end int) {
 	return n, labels, off
 }
 
-// readOPT reads the OPT record that ends a query: its UDP size and DO bit.
-// ok is false unless it is a version 0 OPT record, last in the message,
-// whose options (if any) the chain would ignore too: padding.
-func readOPT(b []byte) (size uint16, do, ok bool) {
+// ednsQuery is what the packet path reads of a query's OPT record.
+type ednsQuery struct {
+	present bool
+	size    uint16 // the client's UDP payload size
+	do      bool
+	cookie  []byte // the client cookie (8 bytes, in the query); nil without one
+}
+
+// read reads the OPT record that ends a query. It returns false unless it
+// is a version 0 OPT record, last in the message, whose options the chain
+// would decode without error: it ignores options it does not know, as the
+// chain does, and keeps the first COOKIE option's client cookie, which
+// must have a valid length (the chain answers FORMERR otherwise).
+func (e *ednsQuery) read(b []byte) bool {
 	if len(b) < optLen || b[0] != 0 || binary.BigEndian.Uint16(b[1:]) != dns.TypeOPT || b[5] != 0 || b[6] != 0 {
-		return 0, false, false
+		return false
 	}
 	rdata := b[optLen:]
 	if int(binary.BigEndian.Uint16(b[9:])) != len(rdata) {
-		return 0, false, false
+		return false
 	}
 	for len(rdata) > 0 {
 		if len(rdata) < 4 {
-			return 0, false, false
+			return false
 		}
 		code, l := binary.BigEndian.Uint16(rdata), int(binary.BigEndian.Uint16(rdata[2:]))
-		// Padding only: its decoding cannot fail, so the chain would
-		// answer it as if absent. A cookie (which dig sends) goes to the
-		// chain, which checks it and answers with a server cookie.
-		if code != dns.EDNS0PADDING || l > len(rdata)-4 {
-			return 0, false, false
+		if l > len(rdata)-4 {
+			return false
+		}
+		switch code {
+		case dns.EDNS0COOKIE:
+			if e.cookie == nil {
+				if !cookieValid(l) {
+					return false
+				}
+				e.cookie = rdata[4 : 4+clientCookieLen]
+			}
+		case dns.EDNS0LLQ, dns.EDNS0UL, dns.EDNS0SUBNET, dns.EDNS0EXPIRE, dns.EDNS0TCPKEEPALIVE,
+			dns.EDNS0EDE, dns.EDNS0REPORTING, dns.EDNS0ZONEVERSION:
+			// Options whose decoding checks their length or contents:
+			// the chain decides what a malformed one gets.
+			return false
 		}
 		rdata = rdata[4+l:]
 	}
-	return binary.BigEndian.Uint16(b[3:]), binary.BigEndian.Uint16(b[7:])&flagDO != 0, true
+	e.present = true
+	e.size = binary.BigEndian.Uint16(b[3:])
+	e.do = binary.BigEndian.Uint16(b[7:])&flagDO != 0
+	return true
+}
+
+// appendReply appends the reply's OPT record, as the chain's
+// responseWriter makes it: our UDP size, the query's DO bit, and a server
+// cookie for client when the query had a client cookie.
+func (e *ednsQuery) appendReply(b []byte, client netip.Addr) []byte {
+	rdlen := 0
+	if e.cookie != nil {
+		rdlen = 4 + clientCookieLen + serverCookieLen
+	}
+	var do byte
+	if e.do {
+		do = flagDO >> 8
+	}
+	b = append(b, 0, 0, byte(dns.TypeOPT), ednsSize>>8, ednsSize&0xFF, 0, 0, do, 0, 0, byte(rdlen))
+	if e.cookie != nil {
+		b = append(b, 0, dns.EDNS0COOKIE, 0, clientCookieLen+serverCookieLen)
+		b = append(b, e.cookie...)
+		b = appendServerCookie(b, cookieSecret, e.cookie, client.Unmap(), uint32(time.Now().Unix()))
+	}
+	return b
 }
 
 // matchBytes is match for a name the packet path read: labels are the
@@ -303,30 +372,30 @@ func (s *Server) matchBytes(name []byte, labels []uint8) *zoneConfig {
 // packet path made to q, r: it returns reply as it is, reply cut to a
 // truncated one (a slip), or reply[:0] when nothing is to be sent. The
 // first limit that holds the reply back decides. questionEnd is where the
-// question ends in reply; edns tells that reply ends with our OPT record.
-func (c *packetChain) limit(reply []byte, q *plugin.Packet, r plugin.PacketReply, questionEnd int, edns bool) []byte {
+// question ends in reply, optAt where its OPT record starts (-1: none).
+func (c *packetChain) limit(reply []byte, q *plugin.Packet, r plugin.PacketReply, questionEnd, optAt int) []byte {
 	c.once.Do(func() { c.resolve() })
 	for _, l := range c.limits {
 		switch l(q, r) {
 		case plugin.PacketDrop:
 			return reply[:0]
 		case plugin.PacketSlip:
-			return slipPacket(reply, questionEnd, edns)
+			return slipPacket(reply, questionEnd, optAt)
 		}
 	}
 	return reply
 }
 
 // slipPacket cuts reply to its header and question, and the OPT record
-// when it has one (edns: the last optLen bytes, which hold no options),
-// and sets TC, in place: the empty truncated reply that sends a client
-// over to TCP. The chain's slip (rrl's) makes the same reply.
-func slipPacket(reply []byte, questionEnd int, edns bool) []byte {
+// (which ends it) when it has one at optAt, and sets TC, in place: the
+// empty truncated reply that sends a client over to TCP. The chain's slip
+// (rrl's) makes the same reply.
+func slipPacket(reply []byte, questionEnd, optAt int) []byte {
 	const flagTC = 1 << 9
 	var extra uint16
 	out := reply[:questionEnd]
-	if edns {
-		out, extra = append(out, reply[len(reply)-optLen:]...), 1
+	if optAt >= 0 {
+		out, extra = append(out, reply[optAt:]...), 1
 	}
 	binary.BigEndian.PutUint16(out[2:], binary.BigEndian.Uint16(out[2:])|flagTC)
 	binary.BigEndian.PutUint16(out[6:], 0)

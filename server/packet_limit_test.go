@@ -35,7 +35,7 @@ func (l *limiter) LimitPackets(server, zone string) plugin.PacketLimit {
 func TestPacketPathLimits(t *testing.T) {
 	l := &limiter{verdicts: []plugin.PacketVerdict{plugin.PacketSend, plugin.PacketSlip, plugin.PacketSlip, plugin.PacketDrop}}
 	s := packetServer(l, &answerer{})
-	client := netip.MustParseAddr("192.0.2.99")
+	client := netip.MustParseAddrPort("192.0.2.99:5353")
 	q := new(dns.Msg)
 	q.SetQuestion("a.example.", dns.TypeA)
 	q.Id, q.CheckingDisabled = 4711, true

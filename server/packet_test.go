@@ -70,7 +70,7 @@ func TestPacketPathAnswers(t *testing.T) {
 	a := &answerer{}
 	p := &passer{}
 	s := packetServer(p, a)
-	client := netip.MustParseAddr("192.0.2.99")
+	client := netip.MustParseAddrPort("192.0.2.99:5353")
 
 	q := new(dns.Msg)
 	q.SetQuestion("a.example.", dns.TypeA)
@@ -92,7 +92,7 @@ func TestPacketPathAnswers(t *testing.T) {
 	assert.Equal(t, []string{fmt.Sprintf("dns://127.0.0.1:53 example. A NOERROR ipv6=false %d %d 1ms", len(query), len(reply))}, p.seen)
 	// From IPv6, and from IPv4 as an IPv4-mapped address: family 2, then 1.
 	for _, from := range []string{"2001:db8::99", "::ffff:192.0.2.99"} {
-		client := netip.MustParseAddr(from)
+		client := netip.AddrPortFrom(netip.MustParseAddr(from), 5353)
 		reply, ans, ok = s.answerPacket(&packetReader{}, query, client, nil)
 		require.True(t, ok)
 		s.observePacket(observed(ans, query, client, reply), time.Millisecond)
@@ -124,7 +124,7 @@ func TestPacketPathDeclines(t *testing.T) {
 		return q
 	}
 	valid := pack(t, base())
-	_, _, ok := s.answerPacket(&packetReader{}, valid, netip.MustParseAddr("192.0.2.99"), nil)
+	_, _, ok := s.answerPacket(&packetReader{}, valid, netip.MustParseAddrPort("192.0.2.99:5353"), nil)
 	require.True(t, ok, "the base query is answered")
 
 	withEDNS := func(f func(*dns.OPT)) []byte {
@@ -134,7 +134,6 @@ func TestPacketPathDeclines(t *testing.T) {
 		return pack(t, q)
 	}
 	cases := map[string][]byte{
-		"upper case":    pack(t, func() *dns.Msg { q := base(); q.Question[0].Name = "A.example."; return q }()),
 		"class CH":      pack(t, func() *dns.Msg { q := base(); q.Question[0].Qclass = dns.ClassCHAOS; return q }()),
 		"a response":    pack(t, func() *dns.Msg { q := base(); q.Response = true; return q }()),
 		"opcode notify": pack(t, func() *dns.Msg { q := base(); q.Opcode = dns.OpcodeNotify; return q }()),
@@ -153,16 +152,24 @@ func TestPacketPathDeclines(t *testing.T) {
 		"EDNS subnet": withEDNS(func(o *dns.OPT) {
 			o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: []byte{192, 0, 2, 0}})
 		}),
-		// The chain checks the cookie and answers with a server cookie.
-		"cookie": withEDNS(func(o *dns.OPT) {
-			o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
+		// The chain answers FORMERR to a malformed cookie.
+		"cookie of 9 bytes": withEDNS(func(o *dns.OPT) {
+			o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef01"})
+		}),
+		"EDNS option past the end": func() []byte {
+			b := withEDNS(func(o *dns.OPT) { o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: 65001, Data: []byte{1, 2}}) })
+			b[len(b)-3] = 3 // the option's length
+			return b
+		}(),
+		"EDNS expire of 2 bytes": withEDNS(func(o *dns.OPT) {
+			o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0EXPIRE, Data: []byte{1, 2}})
 		}),
 		"ARCOUNT 1, no OPT":        func() []byte { b := append([]byte{}, valid...); b[11] = 1; return b }(),
 		"declined by the answerer": pack(t, func() *dns.Msg { q := base(); q.Question[0].Qtype = dns.TypeAAAA; return q }()),
 		"outside the zones":        pack(t, func() *dns.Msg { q := base(); q.Question[0].Name = "a.example.org."; return q }()),
 	}
 	for name, q := range cases {
-		reply, _, ok := s.answerPacket(&packetReader{}, q, netip.MustParseAddr("192.0.2.99"), make([]byte, 0, 512))
+		reply, _, ok := s.answerPacket(&packetReader{}, q, netip.MustParseAddrPort("192.0.2.99:5353"), make([]byte, 0, 512))
 		assert.False(t, ok, name)
 		assert.Empty(t, reply, name)
 	}
@@ -175,10 +182,10 @@ func TestPacketPathLeavesTruncationToTheChain(t *testing.T) {
 	s := packetServer(bigAnswerer{big})
 	q := new(dns.Msg)
 	q.SetQuestion("a.example.", dns.TypeA)
-	_, _, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddr("192.0.2.99"), nil)
+	_, _, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddrPort("192.0.2.99:5353"), nil)
 	assert.False(t, ok, "600 bytes over a 512-byte buffer")
 	q.SetEdns0(1232, false)
-	_, _, ok = s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddr("192.0.2.99"), nil)
+	_, _, ok = s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddrPort("192.0.2.99:5353"), nil)
 	assert.True(t, ok, "600 bytes in a 1232-byte buffer")
 }
 
@@ -220,7 +227,7 @@ func BenchmarkAnswerPacket(b *testing.B) {
 	packet, err := q.Pack()
 	require.NoError(b, err)
 	rd := &packetReader{}
-	client := netip.MustParseAddr("192.0.2.99")
+	client := netip.MustParseAddrPort("192.0.2.99:5353")
 	reply := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -240,7 +247,7 @@ func BenchmarkObservePacket(b *testing.B) {
 	s := packetServer(&n, recordAnswerer{})
 	q := new(dns.Msg)
 	q.SetQuestion("a.example.", dns.TypeA)
-	query, client := pack(b, q), netip.MustParseAddr("192.0.2.99")
+	query, client := pack(b, q), netip.MustParseAddrPort("192.0.2.99:5353")
 	reply, a, ok := s.answerPacket(&packetReader{}, query, client, make([]byte, 0, 512))
 	require.True(b, ok)
 	o := observed(a, query, client, reply)

@@ -47,7 +47,7 @@ func TestPacketPathRecoversFromPanics(t *testing.T) {
 	for i, name := range []string{"a.example.", "b.example.", "a.example."} {
 		q := new(dns.Msg)
 		q.SetQuestion(name, dns.TypeA)
-		reply, a, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddr("192.0.2.99"), make([]byte, 0, 512))
+		reply, a, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddrPort("192.0.2.99:5353"), make([]byte, 0, 512))
 		assert.False(t, ok, name)
 		assert.Empty(t, reply, name)
 		assert.Equal(t, packetAnswer{}, a, name)
@@ -64,7 +64,7 @@ func TestPacketPathRecoversFromPanics(t *testing.T) {
 	q := new(dns.Msg)
 	q.SetQuestion("a.example.", dns.TypeA)
 	for range 2 {
-		query, client := pack(t, q), netip.MustParseAddr("192.0.2.99")
+		query, client := pack(t, q), netip.MustParseAddrPort("192.0.2.99:5353")
 		reply, a, ok := s.answerPacket(&packetReader{}, query, client, nil)
 		require.True(t, ok)
 		assert.NotPanics(t, func() { s.observePacket(observed(a, query, client, reply), time.Millisecond) })

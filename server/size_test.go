@@ -41,7 +41,7 @@ func TestPacketPathNeverExceedsOurEDNSSize(t *testing.T) {
 	} {
 		s := packetServer(sizedAnswerer{n: c.n})
 		q.SetEdns0(c.bufsize, false)
-		reply, _, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddr("192.0.2.99"), nil)
+		reply, _, ok := s.answerPacket(&packetReader{}, pack(t, q), netip.MustParseAddrPort("192.0.2.99:5353"), nil)
 		assert.Equal(t, c.ok, ok, "%d bytes of records, bufsize %d", c.n, c.bufsize)
 		if ok {
 			assert.LessOrEqual(t, len(reply), min(int(c.bufsize), ednsSize))

@@ -221,7 +221,7 @@ func (r *udpReader) answer(n int) {
 	for i := range n {
 		q := r.bufs[i][:r.in[i].Len]
 		client := r.client(i)
-		addr := client.Addr().Unmap()
+		addr := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
 		reply, a, ok := s.answerPacket(&r.packets, q, addr, r.replies[i])
 		if !ok {
 			r.handOver(i, q, client)

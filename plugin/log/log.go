@@ -17,6 +17,9 @@ import (
 type Logger struct {
 	Next  plugin.Handler
 	Rules []Rule
+	// out writes the lines from a goroutine of its own; without one, each
+	// line is printed at once.
+	out *lineWriter
 }
 
 // Rule logs the queries for names under Zone whose reply is in one of its
@@ -44,9 +47,19 @@ func (l *Logger) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 		rec.msg, rec.rcode, rec.size = m, rcode, m.Len()
 	}
 	if rule.classes&classify(rec.msg) != 0 {
-		stdlog.Print("[INFO] " + rule.format.line(rec, r))
+		line := rule.format.line(rec, r)
+		l.write(func(b []byte) []byte { return append(append(b, "[INFO] "...), line...) })
 	}
 	return rcode, err
+}
+
+// write writes the line that line appends to a buffer.
+func (l *Logger) write(line func(b []byte) []byte) {
+	if l.out == nil {
+		_, _ = stdlog.Writer().Write(newline(line(appendHeader(nil))))
+		return
+	}
+	l.out.appendLine(line)
 }
 
 // Name implements plugin.Handler.

@@ -14,8 +14,11 @@ func setup(c *caddy.Controller) (plugin.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	out := newLineWriter(dropped)
+	c.OnStartup(func() error { out.start(); return nil })
+	c.OnShutdown(func() error { out.stop(); return nil })
 	return func(next plugin.Handler) plugin.Handler {
-		return &Logger{Next: next, Rules: rules}
+		return &Logger{Next: next, Rules: rules, out: out}
 	}, nil
 }
 

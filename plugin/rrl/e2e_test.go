@@ -34,14 +34,14 @@ const (
 )
 
 // The two ways a query is answered: the packet path (errors and rrl
-// before testpacket are packet passers), and the chain (acl is not, so
+// before testpacket are packet passers), and the chain (testchain is not, so
 // the packet path declines the zone). testpacket answers "TEXT packet" on
 // the one, "TEXT chain" on the other.
 var paths = []struct {
 	name, decline, answer string
 }{
 	{"packet path", "", "flood packet"},
-	{"chain", "acl {\n        allow net *\n    }", "flood chain"},
+	{"chain", "testchain", "flood chain"},
 }
 
 // floodCorefile is a server on 127.0.0.1:port limiting tp.internal to

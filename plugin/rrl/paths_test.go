@@ -35,7 +35,7 @@ const pathsRegistry = `services:
 
 // FuzzPacketPath sends each input over UDP to two servers of one registry,
 // both with rrl in front of thirdparty: one where the packet path answers
-// what it can, one where acl makes it decline everything (the chain
+// what it can, one where testchain makes it decline everything (the chain
 // answers). rrl lets one response a token through and then slips every
 // other (slip-ratio 1, an allowance of one in 1,000 seconds), so the
 // servers must give the same reply to each input: both the same answer,

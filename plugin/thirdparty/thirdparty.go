@@ -100,6 +100,9 @@ func (h *Handler) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		}
 		m.Rcode = dns.RcodeNameError
 	}
+	if q.Name != name {
+		inQuestionCase(m, q.Name)
+	}
 	// A cache in front must not keep these answers: they depend on the
 	// client (allow, secrets_allow) and on health, are shuffled per query,
 	// and cost less to make than to look up.

@@ -146,7 +146,11 @@ func TestAnswers(t *testing.T) {
 		{"oracle.finance.tp.internal.", dns.TypeA, "127.0.0.1", reply{aa: true, answer: []string{
 			"oracle.finance.tp.internal. 10 IN A 10.0.0.10", "oracle.finance.tp.internal. 10 IN A 10.0.0.11"}}},
 		{"ORACLE.Finance.TP.internal.", dns.TypeA, "127.0.0.1", reply{aa: true, answer: []string{
-			"oracle.finance.tp.internal. 10 IN A 10.0.0.10", "oracle.finance.tp.internal. 10 IN A 10.0.0.11"}}},
+			"ORACLE.Finance.TP.internal. 10 IN A 10.0.0.10", "ORACLE.Finance.TP.internal. 10 IN A 10.0.0.11"}}},
+		{"Standby.ORACLE.finance.tp.internal.", dns.TypeSRV, "127.0.0.1", reply{aa: true, ns: []string{
+			"tp.internal. 10 IN SOA ns.dns.tp.internal. hostmaster.tp.internal. SERIAL 7200 1800 86400 10"}}},
+		{"Nothing.TP.internal.", dns.TypeA, "127.0.0.1", reply{rcode: dns.RcodeNameError, aa: true, ns: []string{
+			"TP.internal. 10 IN SOA ns.dns.tp.internal. hostmaster.tp.internal. SERIAL 7200 1800 86400 10"}}},
 		{"oracle.finance.tp.internal.", dns.TypeSRV, "127.0.0.1", reply{aa: true, answer: []string{
 			"oracle.finance.tp.internal. 10 IN SRV 0 1 1521 10-0-0-10.oracle.finance.tp.internal.",
 			"oracle.finance.tp.internal. 10 IN SRV 10 5 1521 standby.oracle.finance.tp.internal.",

@@ -1,7 +1,8 @@
 // Package testplugins registers directives that only tests compile in:
-// testanswer, which answers from a fixed text, testpanic, which panics, and
+// testanswer, which answers from a fixed text, testpanic, which panics,
 // testpacket, which answers on the packet path too and panics there on
-// demand.
+// demand, and testchain, which passes every query on but keeps the packet
+// path out of the chain it is in (it runs just before thirdparty).
 package testplugins
 
 import (
@@ -20,7 +21,30 @@ func init() {
 	plugin.Register("testanswer", setupAnswer)
 	plugin.Register("testpanic", setupPanic)
 	plugin.Register("testpacket", setupPacket)
+	plugin.RegisterBefore("testchain", "thirdparty", setupChain)
 }
+
+// setupChain parses "testchain".
+func setupChain(c *caddy.Controller) (plugin.Plugin, error) {
+	c.Next()
+	if c.NextArg() {
+		return nil, c.ArgErr()
+	}
+	return func(next plugin.Handler) plugin.Handler { return chain{next} }, nil
+}
+
+// chain passes every query to the next handler. It is no
+// plugin.PacketPasser, so that every query of its chain goes through
+// ServeDNS: tests compare the two paths with it.
+type chain struct{ next plugin.Handler }
+
+// ServeDNS implements plugin.Handler.
+func (c chain) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	return plugin.NextOrFailure(c.Name(), c.next, ctx, w, r)
+}
+
+// Name implements plugin.Handler.
+func (chain) Name() string { return "testchain" }
 
 // setupAnswer parses "testanswer TEXT [COUNT]".
 func setupAnswer(c *caddy.Controller) (plugin.Plugin, error) {
