@@ -58,16 +58,20 @@ fuzz:
 		done; \
 	done
 
-## bench: tpdns against stock CoreDNS and a bare miekg/dns server under dnsperf
-## (BENCH_SECONDS per run, default 10; BENCH_ROUNDS, default 3); needs dnsperf
+## bench: tpdns (minimal chain and a chain users run) against Knot DNS, stock
+## CoreDNS's file plugin and a bare miekg/dns server: server-bound (bench/loadgen),
+## latency at half Knot's peak, dnsperf; prints a markdown summary for the README.
+## BENCH_SECONDS per run (default 10), BENCH_ROUNDS (default 3), BENCH_SERVERS
+## (default all), BENCH_FILES (dnsperf's); installs dnsperf and knot if missing
 bench:
 	bash bench/run.sh
 
-## bench-scale: 100,000 services of 3 endpoints (load time, memory, reload,
-## health flip) and 10,000 health-checked endpoints (CPU)
+## bench-scale: 100,000 services of 3 endpoints from a registry file and from
+## etcd (start to last answer, CPU, memory, reload, health flip, parse and
+## build) and 10,000 health-checked endpoints (CPU); installs etcd-server if
+## missing; the whole output goes to bench-scale.log
 bench-scale:
-	$(GO) test -run '^$$' -bench Scale -benchtime 1x -v ./test/
-	$(GO) test -run '^$$' -bench Checker10k -benchtime 1x ./health/
+	GO=$(GO) ./scripts/bench-scale.sh
 
 ## bench-go: the Go benchmarks of the answering path
 bench-go:
