@@ -8,77 +8,63 @@ import "go.yaml.in/yaml/v3"
 // would keep the walk busy for good.
 const maxAliasNodes = 100000
 
-// checkAliases reports an alias inside the node it names, and a document
-// whose aliases expand it by more than maxAliasNodes nodes. After it
-// passes, the walk may follow every alias.
-func (d *decoder) checkAliases(root *yaml.Node) bool {
-	nodes, aliases := countNodes(root)
-	if aliases == 0 {
-		return true // nothing to expand: the common case, and a cheap one
-	}
-	x := expansion{
-		limit:  nodes + maxAliasNodes,
-		size:   make(map[*yaml.Node]int),
-		inside: make(map[*yaml.Node]bool),
-	}
-	total := x.expand(root)
-	switch {
-	case x.loop != nil:
-		d.errorf(x.loop, "", "alias *%s is inside the node it names", x.loop.Value)
-		return false
-	case total >= x.limit:
-		d.errorf(nil, "", "aliases expand the document by more than %d nodes", maxAliasNodes)
-		return false
-	}
-	return true
+// aliasCheck follows the aliases of a document in document order, one part
+// after another (the stream decoder checks each service before decoding
+// it), adding up how many nodes each alias adds when expanded.
+type aliasCheck struct {
+	// size is the expanded size of each anchored node walked, at most
+	// maxAliasNodes+1, which is already too many.
+	size map[*yaml.Node]int
+	// inside holds the anchored nodes being walked, to spot an alias
+	// inside the node it names.
+	inside map[*yaml.Node]bool
+	added  int // the nodes the aliases so far add
+	failed bool
 }
 
-// countNodes counts the nodes of the tree under n, an alias as one, and
-// the aliases among them.
-func countNodes(n *yaml.Node) (nodes, aliases int) {
-	nodes = 1
-	if n.Kind == yaml.AliasNode {
-		aliases = 1
+// checkAliases walks n, the next part of the document, and reports an
+// alias inside the node it names, or the alias with which the aliases so
+// far expand the document by more than maxAliasNodes nodes. After it
+// passes, the decoding may follow every alias in n.
+func (d *decoder) checkAliases(n *yaml.Node) bool {
+	x := &d.aliases
+	if x.size == nil {
+		x.size, x.inside = make(map[*yaml.Node]int), make(map[*yaml.Node]bool)
 	}
-	for _, c := range n.Content {
-		cn, ca := countNodes(c)
-		nodes, aliases = nodes+cn, aliases+ca
-	}
-	return nodes, aliases
+	x.walk(d, n)
+	return !x.failed
 }
 
-// expansion computes how many nodes a walk that follows every alias would
-// visit, remembering each node's count so that the work stays linear in
-// the document, and stopping at limit.
-type expansion struct {
-	limit  int
-	size   map[*yaml.Node]int
-	inside map[*yaml.Node]bool // the nodes being counted, to spot loops
-	loop   *yaml.Node          // the first alias found inside its target
-}
-
-func (x *expansion) expand(n *yaml.Node) int {
+// walk returns the expanded size of n, and stops at the first problem.
+func (x *aliasCheck) walk(d *decoder, n *yaml.Node) int {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		if x.inside[n.Alias] {
-			if x.loop == nil {
-				x.loop = n
-			}
-			return x.limit
+			d.errorf(n, "", "alias *%s is inside the node it names", n.Value)
+			x.failed = true
+			return 0
 		}
-		n = n.Alias
+		// Anchors come before their aliases, and n's is not an ancestor:
+		// its size is known.
+		size := x.size[n.Alias]
+		if x.added += size - 1; x.added >= maxAliasNodes {
+			d.errorf(n, "", "aliases expand the document by more than %d nodes, counted up to alias *%s", maxAliasNodes, n.Value)
+			x.failed = true
+		}
+		return size
 	}
-	if s, ok := x.size[n]; ok {
-		return s
+	if n.Anchor != "" {
+		x.inside[n] = true
 	}
-	x.inside[n] = true
-	total := 1
+	size := 1
 	for _, c := range n.Content {
-		if total += x.expand(c); total >= x.limit {
-			total = x.limit
-			break
+		size = min(size+x.walk(d, c), maxAliasNodes+1)
+		if x.failed {
+			return 0
 		}
 	}
-	delete(x.inside, n)
-	x.size[n] = total
-	return total
+	if n.Anchor != "" {
+		delete(x.inside, n)
+		x.size[n] = size
+	}
+	return size
 }

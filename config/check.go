@@ -14,7 +14,8 @@ var checkFields = []string{"type", "service_name", "port", "path", "host", "head
 // checkDecl is where a check is in the document.
 type checkDecl struct {
 	path string
-	// set holds the keys given with a valid value, for checkCheck.
+	// set holds the keys given with a valid value, for checkCheck (nil
+	// without a check).
 	set map[string]entry
 	// bad holds the keys given with an invalid value, so that checkCheck
 	// does not hold the other fields against a default instead.
@@ -27,7 +28,6 @@ type checkDecl struct {
 func (d *decoder) check(sd *serviceDecl, e entry) {
 	cd := &sd.check
 	cd.path = join(sd.path, "check")
-	cd.set, cd.bad = make(map[string]entry), make(map[string]bool)
 	if e.val == nil {
 		return
 	}
@@ -35,10 +35,11 @@ func (d *decoder) check(sd *serviceDecl, e entry) {
 	if !ok || n == nil {
 		return
 	}
+	cd.set, cd.bad = make(map[string]entry), make(map[string]bool)
 	c := &sd.svc.Check
 	f := d.fields(n, cd.path, checkFields)
 	for _, name := range checkFields {
-		kv, ok := f[name]
+		kv, ok := f.get(name)
 		if !ok {
 			continue
 		}
@@ -135,7 +136,7 @@ func (d *decoder) checkPort(sd *serviceDecl, n *yaml.Node, field string) (string
 				return name, true
 			}
 		}
-		d.errorf(n, field, "no port named %s in %s", quote(name), join(sd.path, "ports"))
+		d.errorf(n, field, "no port named %s in %s", quote(name), d.full(join(sd.path, "ports")))
 		return "", false
 	}
 	if _, err := parseInt(n); err != nil {

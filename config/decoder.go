@@ -23,6 +23,18 @@ type decoder struct {
 	zone  string
 	extra int
 	errs  []posError
+
+	// For a registry file: the alias check, carried from one service to
+	// the next, the items of the services list so far, the services
+	// decoded and the names they use.
+	aliases  aliasCheck
+	items    int
+	expected int // how many items there are about to be
+	services []Service
+	names    map[nameKey]nameOwner
+	// base is the path of the service being decoded ("services[2]"),
+	// put in front of the fields of its errors (see full).
+	base string
 }
 
 // posError is an Error with the column of its node, which only serves to
@@ -41,23 +53,51 @@ func newDecoder(file, format string, lines bool, opts Options) *decoder {
 // errorf records an error about node n, which may be nil when the error is
 // about the whole document.
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
-	pe := posError{err: &Error{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}}
+	var line, col int
 	if n != nil {
-		pe.line, pe.col = n.Line, n.Column
-		if d.lines {
-			pe.err.Line = n.Line
-		}
+		line, col = n.Line, n.Column
+	}
+	d.errorAt(line, col, field, format, args...)
+}
+
+// errorAt records an error about the node at line and col, 0 for the
+// whole document.
+func (d *decoder) errorAt(line, col int, field, format string, args ...any) {
+	pe := posError{line: line, col: col, err: &Error{File: d.file, Field: d.full(field), Msg: fmt.Sprintf(format, args...)}}
+	if d.lines {
+		pe.err.Line = line
 	}
 	d.errs = append(d.errs, pe)
+}
+
+// full returns path, a path inside the service being decoded, from the top
+// of the document. A service's fields are decoded as if it were an API body,
+// without d.base, and get it here, in the few errors there are: that saves
+// making the path of every field of every service.
+func (d *decoder) full(path string) string {
+	switch {
+	case d.base == "":
+		return path
+	case path == "":
+		return d.base
+	}
+	return d.base + "." + path
 }
 
 // at returns " (line N)" for n, to point from one error to the place it
 // conflicts with; "" for API bodies, which have no useful lines.
 func (d *decoder) at(n *yaml.Node) string {
-	if !d.lines || n == nil {
+	if n == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (line %d)", n.Line)
+	return d.atLine(n.Line)
+}
+
+func (d *decoder) atLine(line int) string {
+	if !d.lines {
+		return ""
+	}
+	return fmt.Sprintf(" (line %d)", line)
 }
 
 // firstAt returns " (first at line N)" for n; "" for API bodies.

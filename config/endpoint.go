@@ -68,33 +68,33 @@ func (d *decoder) endpoint(sd *serviceDecl, n *yaml.Node, path string) (Endpoint
 	return ep, ed
 }
 
-func (d *decoder) longEndpoint(sd *serviceDecl, ep *Endpoint, ed *endpointDecl, f map[string]entry) {
+func (d *decoder) longEndpoint(sd *serviceDecl, ep *Endpoint, ed *endpointDecl, f fieldSet) {
 	ed.addrField = join(ed.path, "address")
-	if e, ok := f["address"]; !ok {
+	if e, ok := f.get("address"); !ok {
 		d.errorf(ed.node, ed.addrField, "is required")
 	} else if _, ok := d.str(e.val, ed.addrField, "an address"); ok {
 		d.address(ep, ed, resolve(e.val), true)
 	}
-	if e, ok := f["port"]; ok {
+	if e, ok := f.get("port"); ok {
 		field := join(ed.path, "port")
 		if v, ok := d.integer(e.val, field, 1, math.MaxUint16); ok && d.onePort(sd, resolve(e.val), field) {
 			ep.Port = uint16(v)
 		}
 	}
-	if e, ok := f["name"]; ok {
+	if e, ok := f.get("name"); ok {
 		d.endpointLabel(ep, ed, e)
 	}
-	if e, ok := f["priority"]; ok {
+	if e, ok := f.get("priority"); ok {
 		if v, ok := d.integer(e.val, join(ed.path, "priority"), 0, math.MaxUint16); ok {
 			ep.Priority = uint16(v)
 		}
 	}
-	if e, ok := f["weight"]; ok {
+	if e, ok := f.get("weight"); ok {
 		if v, ok := d.integer(e.val, join(ed.path, "weight"), 0, math.MaxUint16); ok {
 			ep.Weight, ed.weightSet = uint16(v), true
 		}
 	}
-	if e, ok := f["disabled"]; ok {
+	if e, ok := f.get("disabled"); ok {
 		ep.Disabled, _ = d.boolean(e.val, join(ed.path, "disabled"))
 	}
 }
@@ -167,10 +167,10 @@ func (d *decoder) checkEndpoints(sd *serviceDecl) {
 			// Once is enough: the first endpoint may be the odd one out.
 			mixed = true
 			d.errorf(ed.addr, ed.addrField, "%s is %s, but %s is %s; endpoints are all IP addresses or all host names",
-				quote(ep.Address), kind(ep), sd.endpoints[first].path, kind(f))
+				quote(ep.Address), kind(ep), d.full(sd.endpoints[first].path), kind(f))
 		}
 		if prev, dup := addrs[ep.Address]; dup {
-			d.errorf(ed.addr, ed.addrField, "%s is already used by %s%s", quote(ep.Address), prev.path, d.at(prev.node))
+			d.errorf(ed.addr, ed.addrField, "%s is already used by %s%s", quote(ep.Address), d.full(prev.path), d.at(prev.node))
 			continue
 		}
 		addrs[ep.Address] = ed
@@ -178,7 +178,7 @@ func (d *decoder) checkEndpoints(sd *serviceDecl) {
 			continue
 		}
 		if prev, dup := labels[ep.Label]; dup {
-			d.errorf(ed.label, ed.labelField, "label %q is already used by %s%s", ep.Label, prev.path, d.at(prev.node))
+			d.errorf(ed.label, ed.labelField, "label %q is already used by %s%s", ep.Label, d.full(prev.path), d.at(prev.node))
 			continue
 		}
 		labels[ep.Label] = ed

@@ -18,8 +18,8 @@ type entry struct {
 // follow, for the keys n does not set itself: YAML's merge lets a file
 // share, say, one check among services through an anchor.
 func (d *decoder) entries(n *yaml.Node, path string) []entry {
-	var own, merged []entry
-	seen := make(map[string]*yaml.Node)
+	var merged []entry
+	own := entryList{list: make([]entry, 0, len(n.Content)/2)}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -30,21 +30,58 @@ func (d *decoder) entries(n *yaml.Node, path string) []entry {
 			merged = append(merged, d.merge(v, join(path, k.Value))...)
 			continue
 		}
-		if first, dup := seen[k.Value]; dup {
-			d.errorf(k, join(path, k.Value), "repeated key%s", d.firstAt(first))
+		if first := own.find(k.Value); first != nil {
+			d.errorf(k, join(path, k.Value), "repeated key%s", d.firstAt(first.key))
 			continue
 		}
-		seen[k.Value] = k
-		own = append(own, entry{name: k.Value, key: k, val: v})
+		own.add(entry{name: k.Value, key: k, val: v})
 	}
 	// The first mapping merged wins, and n's own keys win over all.
 	for _, e := range merged {
-		if _, dup := seen[e.name]; !dup {
-			seen[e.name] = e.key
-			own = append(own, e)
+		if own.find(e.name) == nil {
+			own.add(e)
 		}
 	}
-	return own
+	return own.list
+}
+
+// entryList is the entries of a mapping so far, found by name: by looking
+// through them while there are few, as mappings mostly have (cheaper than
+// a map made for each), and through a map past that.
+type entryList struct {
+	list   []entry
+	byName map[string]int
+}
+
+// manyEntries is where entryList starts a map.
+const manyEntries = 16
+
+func (l *entryList) find(name string) *entry {
+	if l.byName != nil {
+		if i, ok := l.byName[name]; ok {
+			return &l.list[i]
+		}
+		return nil
+	}
+	for i := range l.list {
+		if l.list[i].name == name {
+			return &l.list[i]
+		}
+	}
+	return nil
+}
+
+func (l *entryList) add(e entry) {
+	l.list = append(l.list, e)
+	switch {
+	case l.byName != nil:
+		l.byName[e.name] = len(l.list) - 1
+	case len(l.list) > manyEntries:
+		l.byName = make(map[string]int, 2*len(l.list))
+		for i, e := range l.list {
+			l.byName[e.name] = i
+		}
+	}
 }
 
 // merge returns the pairs a "<<" key brings in: those of a mapping, or of
@@ -69,18 +106,38 @@ func (d *decoder) merge(v *yaml.Node, path string) []entry {
 	return nil
 }
 
-// fields returns the entries of mapping n by key, reporting every key not
-// in known.
-func (d *decoder) fields(n *yaml.Node, path string, known []string) map[string]entry {
-	got := make(map[string]entry)
-	for _, e := range d.entries(n, path) {
+// fields returns the entries of mapping n, reporting every key not in
+// known.
+func (d *decoder) fields(n *yaml.Node, path string, known []string) fieldSet {
+	all := d.entries(n, path)
+	got := all[:0]
+	for _, e := range all {
 		if !slices.Contains(known, e.name) {
 			d.errorf(e.key, join(path, e.name), "unknown field%s", suggest(e.name, known))
 			continue
 		}
-		got[e.name] = e
+		got = append(got, e)
 	}
 	return got
+}
+
+// fieldSet is the fields of a mapping, each key once.
+type fieldSet []entry
+
+// get returns the field named name, and whether there is one.
+func (f fieldSet) get(name string) (entry, bool) {
+	for _, e := range f {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return entry{}, false
+}
+
+// of returns the field named name; its val is nil when there is none.
+func (f fieldSet) of(name string) entry {
+	e, _ := f.get(name)
+	return e
 }
 
 // suggest returns `; did you mean "x"?` for the known field closest to an

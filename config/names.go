@@ -1,6 +1,10 @@
 package config
 
-import "go.yaml.in/yaml/v3"
+import (
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Names returns every owner name the service creates relative to the zone: the
 // service name and "label.name" for each endpoint with a label (disabled ones too).
@@ -51,41 +55,58 @@ func (d *decoder) fits(n *yaml.Node, field, name string) bool {
 	return false
 }
 
-// owner is what first used a name in a registry file.
-type owner struct {
-	sd   *serviceDecl
-	path string // "services[0]" or "services[0].endpoints[1]"
-	node *yaml.Node
+// nameKey is a name a service creates, cut after its first label:
+// "standby.oracle.finance" is {"standby", "oracle.finance"}, the key of
+// the service of that name and of the endpoint "standby" of the service
+// "oracle.finance" alike (labels have no dots), with no string made for
+// either.
+type nameKey struct{ first, rest string }
+
+func keyOf(name string) nameKey {
+	first, rest, _ := strings.Cut(name, ".")
+	return nameKey{first, rest}
 }
 
-// checkUnique reports a name used twice in a registry file: by two
-// services, or by a service and an endpoint of another ("standby" of
-// "oracle.finance" and a service "standby.oracle.finance"). The error is
-// at the later use. Endpoints of one service are checkEndpoints' concern.
-func (d *decoder) checkUnique(decls []*serviceDecl) {
-	names := 0
-	for _, sd := range decls {
-		names += 1 + len(sd.endpoints)
+// nameOwner is what first used a name in a registry file: item svc of the
+// services list by its name (ep -1) or its endpoint ep, and the line of
+// that name or endpoint.
+type nameOwner struct {
+	svc, ep, line int32
+}
+
+func (o nameOwner) path() string {
+	if o.ep < 0 {
+		return index("services", int(o.svc))
 	}
-	used := make(map[string]owner, names)
-	claim := func(name string, o owner, n *yaml.Node, field string) {
-		prev, dup := used[name]
+	return index(index("services", int(o.svc))+".endpoints", int(o.ep))
+}
+
+// claimNames reports a name of sd, item i of the services list, that a
+// service before it already uses: as its name, or as the name of one of
+// its endpoints ("standby" of "oracle.finance" and a service
+// "standby.oracle.finance"). The error is at the later use. Endpoints of
+// one service are checkEndpoints' concern.
+func (d *decoder) claimNames(sd *serviceDecl, i int) {
+	if sd.name == nil {
+		return
+	}
+	claim := func(key nameKey, o nameOwner, n *yaml.Node, field string) {
+		prev, dup := d.names[key]
 		switch {
 		case !dup:
-			used[name] = o
-		case prev.sd != o.sd:
-			d.errorf(n, field, "%s is already used by %s%s", quote(name), prev.path, d.at(prev.node))
+			d.names[key] = o
+		case prev.svc != o.svc:
+			name := key.first + "." + key.rest
+			if key.rest == "" {
+				name = key.first
+			}
+			d.errorf(n, field, "%s is already used by %s%s", quote(name), prev.path(), d.atLine(int(prev.line)))
 		}
 	}
-	for _, sd := range decls {
-		if sd.name == nil {
-			continue
-		}
-		claim(sd.svc.Name, owner{sd, sd.path, sd.name}, sd.name, join(sd.path, "name"))
-		for i, ep := range sd.svc.Endpoints {
-			if ed := sd.endpoints[i]; ep.Label != "" && ed.addr != nil {
-				claim(ep.Label+"."+sd.svc.Name, owner{sd, ed.path, ed.node}, ed.label, ed.labelField)
-			}
+	claim(keyOf(sd.svc.Name), nameOwner{int32(i), -1, int32(sd.name.Line)}, sd.name, join(sd.path, "name"))
+	for j, ep := range sd.svc.Endpoints {
+		if ed := sd.endpoints[j]; ep.Label != "" && ed.addr != nil {
+			claim(nameKey{ep.Label, sd.svc.Name}, nameOwner{int32(i), int32(j), int32(ed.node.Line)}, ed.label, ed.labelField)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strconv"
 	"unicode/utf8"
 
@@ -65,7 +64,7 @@ func short(s string) string {
 }
 
 // index returns the path of item i of the list at path.
-func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // join returns the path of key in the mapping at path. Keys other than
 // plain words are quoted, so that the path stays unambiguous.

@@ -3,43 +3,225 @@ package config
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"os"
+	"maps"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/tpdns/tpdns/internal/parallel"
 )
 
 // ParseYAML decodes and validates a registry file. It returns every error in the
 // file (as an ErrorList), not only the first, and no services when there is any error.
+//
+// The stream decoder (stream.go) reads the file a service at a time; a file
+// it does not read, yaml.v3 reads whole (the tree decoder). Both hand each
+// service to the same decoding, which gives the same services and errors.
 func ParseYAML(filename string, data []byte, opts Options) ([]Service, error) {
 	d := newDecoder(filename, "YAML", true, opts)
-	root := d.parse(data)
-	if root == nil {
+	plain, ok := d.checkText(data)
+	if !ok {
 		return nil, d.err()
 	}
-	services := d.document(root)
-	if err := d.err(); err != nil {
-		return nil, err
+	if plain {
+		if services, ok := d.stream(data); ok {
+			return services, d.err()
+		}
+		d = newDecoder(filename, "YAML", true, opts)
 	}
-	return services, nil
+	return d.tree(data), d.err()
 }
 
-// LoadFile reads path and calls ParseYAML with path as the file name; a read error is
-// returned wrapped: fmt.Errorf("services %s: %w", path, err).
+// LoadFile reads path, at most DefaultMaxSize bytes (see ReadFile), and calls
+// ParseYAML with path as the file name.
 func LoadFile(path string, opts Options) ([]Service, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, DefaultMaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("services %s: %w", path, err)
+		return nil, err
 	}
 	return ParseYAML(path, data, opts)
+}
+
+// stream decodes data with the stream decoder; ok is false when it gave
+// up, and d holds what it decoded so far. The services are read in a
+// goroutine of their own while this one decodes them, a batch at a time:
+// reading and decoding take about as long, and a large registry is read
+// at start-up, with the processors idle.
+func (d *decoder) stream(data []byte) (services []Service, ok bool) {
+	p := &streamParser{data: data, anchors: make(map[string]*yaml.Node), free: make(chan []yaml.Node, 8)}
+	batches, stop := make(chan streamBatch, 2), make(chan struct{})
+	var (
+		value      *yaml.Node
+		empty      bool
+		parsePanic any // errOutside, or a bug to panic with here
+	)
+	go func() {
+		defer close(batches)
+		defer func() { parsePanic = recover() }()
+		var batch streamBatch
+		send := func() {
+			batch.slabs = p.takeSlabs()
+			select {
+			case batches <- batch:
+				batch = streamBatch{}
+			case <-stop:
+				p.fail()
+			}
+		}
+		props := 0
+		value, empty = p.document(func(item *yaml.Node) {
+			batch.items = append(batch.items, item)
+			batch.props = batch.props || p.props != props
+			if props = p.props; len(batch.items) == streamBatchSize {
+				send()
+			}
+		})
+		if batch.items != nil {
+			send()
+		}
+	}()
+	// However this ends, the reading goroutine ends first.
+	defer func() {
+		close(stop)
+		for range batches {
+		}
+	}()
+	for batch := range batches {
+		if d.items == 0 {
+			d.grow(p.entries)
+		}
+		// The tree decoder reports aliases that fail alone, and any
+		// syntax error after them first.
+		if batch.props && !d.checkBatchAliases(batch.items) {
+			return nil, false
+		}
+		for _, item := range batch.items {
+			d.nextService(item)
+		}
+		if !batch.props {
+			// Nothing refers to these nodes any more: no anchors.
+			for _, slab := range batch.slabs {
+				clear(slab)
+				select {
+				case p.free <- slab:
+				default:
+				}
+			}
+		}
+	}
+	switch {
+	case parsePanic == errOutside:
+		return nil, false
+	case parsePanic != nil:
+		panic(parsePanic)
+	case empty:
+		return nil, true
+	case value != nil:
+		if !d.checkAliases(value) {
+			return nil, false
+		}
+		d.serviceList(value)
+	}
+	return d.result(), true
+}
+
+// streamBatch is services read by the stream decoder, handed over to be
+// decoded: their nodes, the slabs of the nodes, and whether they have
+// anchors or aliases (to check, and to keep the slabs of).
+type streamBatch struct {
+	items []*yaml.Node
+	slabs [][]yaml.Node
+	props bool
+}
+
+// streamBatchSize is how many services the stream decoder hands over at a
+// time: enough that handing over costs nothing next to decoding, few
+// enough that the batches in flight take little memory.
+const streamBatchSize = 64
+
+// checkBatchAliases checks the aliases of items, in order.
+func (d *decoder) checkBatchAliases(items []*yaml.Node) bool {
+	for _, item := range items {
+		if !d.checkAliases(item) {
+			return false
+		}
+	}
+	return true
+}
+
+// tree decodes data with yaml.v3's node tree of the whole file.
+func (d *decoder) tree(data []byte) []Service {
+	root := d.parse(data)
+	if root == nil {
+		return nil
+	}
+	n := resolve(root)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "", `want a mapping with the key "services", got %s`, describe(n))
+		return nil
+	}
+	e, ok := d.fields(n, "", []string{"services"}).get("services")
+	if !ok {
+		return nil
+	}
+	d.serviceList(e.val)
+	return d.result()
+}
+
+// serviceList decodes the value of "services": a list of services, or
+// null.
+func (d *decoder) serviceList(n *yaml.Node) {
+	items, _ := d.list(n, "services")
+	d.grow(len(items))
+	for _, item := range items {
+		d.nextService(item)
+	}
+}
+
+// nextService decodes item, the next of the services list. Once there is
+// an error the services are not kept: none will be returned.
+func (d *decoder) nextService(item *yaml.Node) {
+	i := d.items
+	d.items++
+	d.base = index("services", i)
+	defer func() { d.base = "" }()
+	if sd := d.service(item, ""); sd != nil {
+		d.claimNames(sd, i)
+		if len(d.errs) == 0 {
+			d.services = append(d.services, sd.svc)
+		}
+	}
+	if d.items == namesSample && d.expected > namesSample {
+		names := make(map[nameKey]nameOwner, len(d.names)*d.expected/namesSample)
+		maps.Copy(names, d.names)
+		d.names = names
+	}
+}
+
+// grow makes room for about n services: building the slice by appending
+// would copy it over and over. The map of their names is made again for
+// as many as the first services have each, once they are decoded (see
+// nextService).
+func (d *decoder) grow(n int) {
+	d.expected = n
+	d.services = make([]Service, 0, n)
+	d.names = make(map[nameKey]nameOwner, 4*namesSample)
+}
+
+// namesSample is how many services tell how many names to make room for.
+const namesSample = 64
+
+// result returns the services decoded, or nil after an error.
+func (d *decoder) result() []Service {
+	if len(d.errs) > 0 {
+		return nil
+	}
+	return d.services
 }
 
 // parse parses data, which must hold at most one YAML document, into the
@@ -78,39 +260,6 @@ func (d *decoder) parse(data []byte) *yaml.Node {
 		return nil
 	}
 	return doc.Content[0]
-}
-
-// services decodes the items of the services list. A large registry is
-// decoded in parallel, in contiguous parts whose errors are then joined in
-// order, as one walk would have found them.
-func (d *decoder) services(items []*yaml.Node) []*serviceDecl {
-	parts := parallel.Parts(len(items), minPart)
-	decls := make([][]*serviceDecl, parts)
-	workers := make([]decoder, parts)
-	parallel.Run(len(items), minPart, func(p, from, to int) {
-		workers[p] = *d
-		workers[p].errs = nil
-		decls[p] = workers[p].serviceRange(items[from:to], from)
-	})
-	for _, w := range workers {
-		d.errs = append(d.errs, w.errs...)
-	}
-	return slices.Concat(decls...)
-}
-
-// minPart is the fewest services worth a goroutine of their own.
-const minPart = 1000
-
-// serviceRange decodes items, the first of which is the services list's
-// item first.
-func (d *decoder) serviceRange(items []*yaml.Node, first int) []*serviceDecl {
-	decls := make([]*serviceDecl, 0, len(items))
-	for i, item := range items {
-		if sd := d.service(item, index("services", first+i)); sd != nil {
-			decls = append(decls, sd)
-		}
-	}
-	return decls
 }
 
 // isEmpty reports whether n is a null written as nothing at all.
@@ -252,32 +401,4 @@ func (r *lineReader) Read(p []byte) (int, error) {
 	n := copy(p, rest)
 	r.off += n
 	return n, nil
-}
-
-// document decodes the top level of a registry file: a mapping with the
-// one key "services".
-func (d *decoder) document(root *yaml.Node) []Service {
-	n := resolve(root)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "", `want a mapping with the key "services", got %s`, describe(n))
-		return nil
-	}
-	e, ok := d.fields(n, "", []string{"services"})["services"]
-	if !ok {
-		return nil
-	}
-	items, ok := d.list(e.val, "services")
-	if !ok {
-		return nil
-	}
-	decls := d.services(items)
-	d.checkUnique(decls)
-	services := make([]Service, len(decls))
-	for i, sd := range decls {
-		services[i] = sd.svc
-	}
-	return services
 }

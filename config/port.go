@@ -31,7 +31,7 @@ func (d *decoder) ports(sd *serviceDecl, e entry) {
 		p, pd := d.port(item, index(path, i))
 		if pd.name != nil {
 			if prev, dup := first[p.Name]; dup {
-				d.errorf(pd.name, join(pd.path, "name"), "%q is already used by %s%s", p.Name, prev.path, d.at(prev.name))
+				d.errorf(pd.name, join(pd.path, "name"), "%q is already used by %s%s", p.Name, d.full(prev.path), d.at(prev.name))
 				pd.name = nil
 			} else {
 				first[p.Name] = pd
@@ -51,7 +51,7 @@ func (d *decoder) port(n *yaml.Node, path string) (Port, portDecl) {
 		return p, pd
 	}
 	f := d.fields(n, path, portFields)
-	if e, ok := f["name"]; !ok {
+	if e, ok := f.get("name"); !ok {
 		d.errorf(n, join(path, "name"), "is required")
 	} else if s, ok := d.str(e.val, join(path, "name"), "a string"); ok {
 		if s = asciiLower(s); portNameProblem(s) != "" {
@@ -60,12 +60,12 @@ func (d *decoder) port(n *yaml.Node, path string) (Port, portDecl) {
 			p.Name, pd.name = s, resolve(e.val)
 		}
 	}
-	if e, ok := f["port"]; !ok {
+	if e, ok := f.get("port"); !ok {
 		d.errorf(n, join(path, "port"), "is required")
 	} else if v, ok := d.integer(e.val, join(path, "port"), 1, math.MaxUint16); ok {
 		p.Number = uint16(v)
 	}
-	if e, ok := f["protocol"]; ok {
+	if e, ok := f.get("protocol"); ok {
 		p.Protocol = d.protocol(e.val, join(path, "protocol"))
 	}
 	return p, pd

@@ -149,7 +149,7 @@ func (x *expander) value(key string, secret bool) string {
 // ref is the expanded value of the key a value of connection (or of the
 // secrets when secret) refers to, or why it may not.
 func (x *expander) ref(ref string, secret bool) (string, string) {
-	if !txtKey.MatchString(ref) {
+	if !isTXTKey(ref) {
 		return "", "${" + short(ref) + "} is not a key: keys match " + txtKeyPattern
 	}
 	_, inConnection := x.connection[ref]

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -14,7 +13,16 @@ import (
 // environment variable name, which is what clients turn them into.
 const txtKeyPattern = `[A-Za-z_][A-Za-z0-9_]*`
 
-var txtKey = regexp.MustCompile(`^` + txtKeyPattern + `$`)
+// isTXTKey reports whether s matches txtKeyPattern; by hand, as it is
+// asked for every key of every service.
+func isTXTKey(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && c != '_' && (i == 0 || !isDigit(c)) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // maxTXT is the most octets one TXT character-string holds; a "KEY=value"
 // is served as one, never split, so that clients need not join strings.
@@ -36,7 +44,7 @@ func (d *decoder) txt(e entry, path string) (map[string]string, map[string]*yaml
 	keys := make(map[string]*yaml.Node, len(entries))
 	for _, kv := range entries {
 		field := join(path, kv.name)
-		if !txtKey.MatchString(kv.name) {
+		if !isTXTKey(kv.name) {
 			d.errorf(kv.key, field, "key must match %s", txtKeyPattern)
 			continue
 		}
@@ -69,7 +77,7 @@ func (d *decoder) checkTXTKeys(sd *serviceDecl) {
 		if before(s, c) {
 			later, earlier, where, other = c, s, "connection", "secrets"
 		}
-		d.errorf(later, join(join(sd.path, where), name), "%s is also in %s%s", name, join(sd.path, other), d.at(earlier))
+		d.errorf(later, join(join(sd.path, where), name), "%s is also in %s%s", name, d.full(join(sd.path, other)), d.at(earlier))
 	}
 }
 
@@ -84,6 +92,11 @@ func before(a, b *yaml.Node) bool {
 // KEY=value that does not fit one TXT string. Problems of references do
 // not depend on the zone.
 func (d *decoder) checkRefs(sd *serviceDecl) {
+	if !hasRefs(sd.svc.Connection) && !hasRefs(sd.svc.Secrets) {
+		// Nothing to expand: the values were checked as written, and a
+		// made key too long is left out.
+		return
+	}
 	connection, secrets, problems := sd.svc.expand(d.zone)
 	for _, p := range problems {
 		where, nodes := "connection", sd.connection
@@ -118,4 +131,14 @@ func (d *decoder) checkRefs(sd *serviceDecl) {
 			}
 		}
 	}
+}
+
+// hasRefs reports whether a value of m has a "$", which expands.
+func hasRefs(m map[string]string) bool {
+	for _, v := range m {
+		if strings.Contains(v, "$") {
+			return true
+		}
+	}
+	return false
 }
