@@ -93,9 +93,6 @@ func TestFlood(t *testing.T) {
 				}
 				wg.Wait()
 			})
-			for _, took := range duringDone {
-				assert.Less(t, took, floodFor, "the other queries were answered during the flood")
-			}
 			answered, slippedN, droppedN := got.answered.Load(), got.slipped.Load(), 0.0
 			// Wait for the server to finish with the queries it has, and
 			// for their replies to arrive: until the counts hold still for
