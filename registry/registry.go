@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/tpdns/tpdns/config"
+	"github.com/tpdns/tpdns/internal/parallel"
 	"github.com/tpdns/tpdns/store"
 )
 
@@ -164,18 +165,7 @@ func (r *Registry) Load(ctx context.Context) (invalid map[string]error, err erro
 	if err != nil {
 		return nil, err
 	}
-	stored := make(map[string]Stored, len(snap.Services))
-	for name, doc := range snap.Services {
-		svc, err := merge(doc, snap.Endpoints[name], r.opts)
-		if err != nil {
-			if invalid == nil {
-				invalid = map[string]error{}
-			}
-			invalid[name] = err
-			continue
-		}
-		stored[name] = Stored{Service: svc, Doc: doc, Endpoints: snap.Endpoints[name]}
-	}
+	stored, invalid := r.decode(snap)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if snap.Revision < r.applied || snap.Revision <= r.loaded {
@@ -195,6 +185,45 @@ func (r *Registry) Load(ctx context.Context) (invalid map[string]error, err erro
 	r.publish(build(cur.Revision+1, cur.File, stored))
 	return invalid, nil
 }
+
+// decode merges and validates every service of snap, on every processor:
+// a replica's first read of a large store is mostly this. A service read
+// as the current state holds it (the same document and registered
+// endpoints) keeps its decoding: the store's watch reads everything again
+// after every change, of which most is unchanged.
+func (r *Registry) decode(snap *store.Snapshot) (stored map[string]Stored, invalid map[string]error) {
+	held := r.state.Load().Stored
+	names := slices.Collect(maps.Keys(snap.Services))
+	services := make([]Stored, len(names))
+	errs := make([]error, len(names))
+	parallel.Run(len(names), minPart, func(_, from, to int) {
+		for i := from; i < to; i++ {
+			name := names[i]
+			s := Stored{Doc: snap.Services[name], Endpoints: snap.Endpoints[name]}
+			if old, ok := held[name]; ok && sameService(old, s) {
+				s.Service = old.Service
+			} else {
+				s.Service, errs[i] = merge(s.Doc, s.Endpoints, r.opts)
+			}
+			services[i] = s
+		}
+	})
+	stored = make(map[string]Stored, len(names))
+	for i, name := range names {
+		if errs[i] != nil {
+			if invalid == nil {
+				invalid = map[string]error{}
+			}
+			invalid[name] = errs[i]
+			continue
+		}
+		stored[name] = services[i]
+	}
+	return stored, invalid
+}
+
+// minPart is the fewest services worth a goroutine of their own.
+const minPart = 500
 
 // Put creates or replaces the store service svc; the endpoints registered
 // to it stay, and it must be valid with them. created reports whether it
@@ -442,6 +471,11 @@ func (r *Registry) publish(next *State) {
 // wins; writes through the registry keep the store from clashing with
 // itself, but other replicas and file edits may).
 func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
+	if len(stored) == 0 {
+		// The file alone: validated whole, nothing to check it against,
+		// and no copy of a large registry.
+		return &State{Revision: rev, File: file, Stored: stored, Conflicts: map[string]string{}, Services: file}
+	}
 	taken := map[string]owner{} // owner name → the service creating it
 	services := make([]config.Service, 0, len(file)+len(stored))
 	for _, s := range file {

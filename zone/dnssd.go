@@ -3,6 +3,7 @@ package zone
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -20,8 +21,39 @@ import (
 // (RFC 6763 section 9), below the zone.
 const servicesEnumeration = "_services._dns-sd._udp."
 
-// browse is a PTR record and the service whose allow list guards it.
-type browse = ptr
+// enumeration is the index of the kindBrowse node of the service-type
+// enumeration; those of the types index View.types.
+const enumeration = -1
+
+// browseType is a service type _P._T.Z and its instances. Its PTR records
+// are made when it is first browsed: a type may list every service of a
+// large registry, and few are ever browsed.
+type browseType struct {
+	owner     string
+	instances []instance // in the order of the services
+	enum      dns.RR     // the enumeration's record of the type
+	ptrs      atomic.Pointer[[]ptr]
+}
+
+// instance is a browsable port of a service: its instance name.
+type instance struct {
+	svc  *service
+	name string
+}
+
+// records returns the PTR records of the type's instances, made on the
+// first call.
+func (t *browseType) records() []ptr {
+	if p := t.ptrs.Load(); p != nil {
+		return *p
+	}
+	ptrs := make([]ptr, len(t.instances))
+	for i, in := range t.instances {
+		ptrs[i] = ptr{rr: &dns.PTR{Hdr: dns.RR_Header{Name: t.owner, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: in.svc.ttl}, Ptr: in.name}, svc: in.svc}
+	}
+	t.ptrs.CompareAndSwap(nil, &ptrs)
+	return *t.ptrs.Load()
+}
 
 // instanceName is I._P._T.zone, I the service's name as one label in
 // presentation form, its dots escaped. ok is false when the label would be longer than 63 octets, or
@@ -41,72 +73,78 @@ func instanceName(name string, p config.Port, zone string) (string, bool) {
 func typeOwner(p config.Port, zone string) string { return srvOwner(p, zone) }
 
 // addDNSSD adds the browsing names of the services: the enumeration, one
-// node per service type and one per instance.
-func (v *View) addDNSSD(defs []config.Service) {
-	enum := owner(strings.TrimSuffix(servicesEnumeration, "."), v.zone)
-	types := map[string]*node{}
-	var order []string
+// node per service type and one per instance. It returns the names of the
+// types and of the enumeration, whose parents may be empty non-terminals.
+func (v *View) addDNSSD(defs []config.Service) []string {
+	byOwner := map[string]*browseType{}
 	for i := range defs {
 		s := v.services[defs[i].Name]
 		for j, p := range defs[i].Ports {
-			instance, ok := instanceName(defs[i].Name, p, v.zone)
+			name, ok := instanceName(defs[i].Name, p, v.zone)
 			if !ok {
 				continue
 			}
-			t := typeOwner(p, v.zone)
-			n := types[t]
-			if n == nil {
-				n = &node{kind: kindBrowse}
-				types[t] = n
-				order = append(order, t)
+			typ := typeOwner(p, v.zone)
+			t := byOwner[typ]
+			if t == nil {
+				t = &browseType{owner: typ}
+				byOwner[typ] = t
+				v.types = append(v.types, t)
 			}
-			n.ptrs = append(n.ptrs, browse{rr: &dns.PTR{Hdr: dns.RR_Header{Name: t, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: s.ttl}, Ptr: instance}, svc: s})
-			v.add(instance, &node{kind: kindInstance, svc: s, index: j})
+			t.instances = append(t.instances, instance{svc: s, name: name})
+			v.nodes[name] = node{kind: kindInstance, svc: s, index: int32(j)}
 		}
 	}
-	if len(types) == 0 {
-		return
+	if len(v.types) == 0 {
+		return nil
 	}
-	slices.Sort(order)
-	e := &node{kind: kindBrowse}
-	for _, t := range order {
-		n := types[t]
-		v.add(t, n)
-		rr := &dns.PTR{Hdr: dns.RR_Header{Name: enum, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: v.ttl}, Ptr: t}
-		// One entry per service of the type, so that a type is listed
-		// only to clients that may see one of its instances.
-		for _, b := range n.ptrs {
-			e.ptrs = append(e.ptrs, browse{rr: rr, svc: b.svc})
-		}
+	slices.SortFunc(v.types, func(a, b *browseType) int { return strings.Compare(a.owner, b.owner) })
+	enum := owner(strings.TrimSuffix(servicesEnumeration, "."), v.zone)
+	names := make([]string, 0, len(v.types)+1)
+	for i, t := range v.types {
+		t.enum = &dns.PTR{Hdr: dns.RR_Header{Name: enum, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: v.ttl}, Ptr: t.owner}
+		v.nodes[t.owner] = node{kind: kindBrowse, index: int32(i)}
+		names = append(names, t.owner)
 	}
-	v.add(enum, e)
+	v.nodes[enum] = node{kind: kindBrowse, index: enumeration}
+	return append(names, enum)
 }
 
 // browse answers a PTR list of the enumeration or of a service type: the
-// records of the services the client may see, each record once. A list
-// the client sees none of is NODATA, not REFUSED: it names no service.
-func (v *View) browse(n *node, q Query, m *dns.Msg) {
+// records of the services the client may see; the enumeration lists a
+// type once, when the client may see one of its instances. A list the
+// client sees none of is NODATA, not REFUSED: it names no service.
+func (v *View) browse(n node, q Query, m *dns.Msg) {
 	if q.Type != dns.TypePTR {
 		return
 	}
-	for _, p := range n.ptrs {
-		if allowed(p.svc.allow, q.Client) && (len(m.Answer) == 0 || m.Answer[len(m.Answer)-1] != p.rr) {
+	if n.index == enumeration {
+		for _, t := range v.types {
+			if slices.ContainsFunc(t.instances, func(in instance) bool { return allowed(in.svc.allow, q.Client) }) {
+				m.Answer = append(m.Answer, t.enum)
+			}
+		}
+		return
+	}
+	for _, p := range v.types[n.index].records() {
+		if allowed(p.svc.allow, q.Client) {
 			m.Answer = append(m.Answer, p.rr)
 		}
 	}
 }
 
 // instance answers I._P._T.Z: the SRV records of the port, or its TXT.
-func (v *View) instance(n *node, q Query, m *dns.Msg) {
+func (v *View) instance(n node, q Query, m *dns.Msg) {
 	s := n.svc
 	switch q.Type {
 	case dns.TypeSRV:
 		recs := s.recs.Load()
-		v.addSRV(m, recs.instances[n.index], recs.hosts, q)
+		v.addSRV(m, s.rrs(recs, v.zone).instances[n.index], recs.hosts, q)
 	case dns.TypeTXT:
-		txt := s.instanceTXT[n.index]
+		f := s.rrs(s.recs.Load(), v.zone)
+		txt := f.instanceTXT[n.index]
 		if q.secrets(s) {
-			txt = s.instanceTXTAll[n.index]
+			txt = f.instanceTXTAll[n.index]
 		}
 		if txt != nil {
 			m.Answer = append(m.Answer, txt)
@@ -114,44 +152,53 @@ func (v *View) instance(n *node, q Query, m *dns.Msg) {
 	}
 }
 
-// prepareInstanceTXT prepares the RFC 6763 TXT record of every instance of
-// s: one record, one KEY=value string per key, sorted; a record with one
-// empty string when there is no key (RFC 6763 section 6.1).
-func (s *service) prepareInstanceTXT(zone string, connection, secrets map[string]string) {
+// instanceTXT makes the RFC 6763 TXT record of every instance of s: one
+// record, one KEY=value string per key, sorted; a record with one empty
+// string when there is no key (RFC 6763 section 6.1). A port whose
+// instance is not browsable has none.
+func (s *service) instanceTXT(zone string, connection, secrets map[string]string) (public, all []dns.RR) {
 	ports := s.def.Ports
-	s.instanceTXT, s.instanceTXTAll = make([]dns.RR, len(ports)), make([]dns.RR, len(ports))
-	public, all := txtStrings(connection), txtStrings(connection, secrets)
+	public, all = make([]dns.RR, len(ports)), make([]dns.RR, len(ports))
+	strs := func(sources ...map[string]string) []string {
+		pairs := txtPairs(sources...)
+		if len(pairs) == 0 {
+			return []string{""}
+		}
+		for i, p := range pairs {
+			pairs[i] = txtPresentation(p)
+		}
+		return pairs
+	}
+	publicStrs := strs(connection)
+	allStrs := publicStrs
+	if len(secrets) > 0 {
+		allStrs = strs(connection, secrets)
+	}
 	for i, p := range ports {
 		instance, ok := instanceName(s.def.Name, p, zone)
 		if !ok {
 			continue
 		}
 		h := dns.RR_Header{Name: instance, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
-		s.instanceTXT[i] = &dns.TXT{Hdr: h, Txt: orEmpty(public)}
-		s.instanceTXTAll[i] = s.instanceTXT[i]
+		public[i] = &dns.TXT{Hdr: h, Txt: publicStrs}
+		all[i] = public[i]
 		if len(secrets) > 0 {
-			s.instanceTXTAll[i] = &dns.TXT{Hdr: h, Txt: orEmpty(all)}
+			all[i] = &dns.TXT{Hdr: h, Txt: allStrs}
 		}
 	}
+	return public, all
 }
 
-func orEmpty(strs []string) []string {
-	if len(strs) == 0 {
-		return []string{""}
-	}
-	return strs
-}
-
-// instanceSRV is the SRV records of every port of s, owned by the port's
-// instance name: those of _P._T.S.Z under another owner. Nil for a port
-// whose instance is not browsable.
-func (s *service) instanceSRV(ports [][]srvRR) [][]srvRR {
+// instanceSRV is the SRV records of every port, owned by the port's
+// instance name, that of its TXT record: those of _P._T.S.Z under another
+// owner. Nil for a port whose instance is not browsable.
+func instanceSRV(ports [][]srvRR, txt []dns.RR) [][]srvRR {
 	out := make([][]srvRR, len(ports))
 	for i, list := range ports {
-		if s.instanceTXT == nil || s.instanceTXT[i] == nil {
+		if txt[i] == nil {
 			continue
 		}
-		name := s.instanceTXT[i].Header().Name
+		name := txt[i].Header().Name
 		out[i] = make([]srvRR, len(list))
 		for j, rr := range list {
 			srv := *rr.rr.(*dns.SRV)

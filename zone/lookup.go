@@ -49,9 +49,11 @@ const (
 )
 
 // Lookup answers q into m, a reply already set up from the query. It
-// reads prepared records only: no lock, no map built, nothing parsed.
+// reads prepared records: no lock, no map built, nothing parsed, but for
+// the first query of a service since its records were built, which makes
+// their dns.RR form (see records).
 func (v *View) Lookup(q Query, m *dns.Msg) Result {
-	n, ok := v.nodes[q.Name]
+	n, ok := find(v, q.Name)
 	if !ok {
 		m.Ns = v.negative
 		return NXDomain
@@ -75,14 +77,14 @@ func (v *View) Lookup(q Query, m *dns.Msg) Result {
 	case kindService:
 		v.service(n.svc, q, m)
 	case kindEndpoint:
-		rr := n.svc.recs.Load().endpoints[n.index]
+		rr := n.svc.rrs(n.svc.recs.Load(), v.zone).endpoints[n.index]
 		if rr != nil && rr.Header().Rrtype == q.Type {
 			m.Answer = append(m.Answer, rr)
 		}
 	case kindPort:
 		if q.Type == dns.TypeSRV {
 			recs := n.svc.recs.Load()
-			v.addSRV(m, recs.ports[n.index], recs.hosts, q)
+			v.addSRV(m, n.svc.rrs(recs, v.zone).ports[n.index], recs.hosts, q)
 		}
 	case kindNameServer:
 		if rr := addressRecord(q, v.ttl); rr != nil {
@@ -120,16 +122,17 @@ func (v *View) service(s *service, q Query, m *dns.Msg) {
 		}
 		switch q.Type {
 		case dns.TypeA:
-			m.Answer = v.pick(r.a)
+			m.Answer = v.pick(s.rrs(r, v.zone).a)
 		case dns.TypeAAAA:
-			m.Answer = v.pick(r.aaaa)
+			m.Answer = v.pick(s.rrs(r, v.zone).aaaa)
 		}
 	case dns.TypeSRV:
-		v.addSRV(m, r.srv, r.hosts, q)
+		v.addSRV(m, s.rrs(r, v.zone).srv, r.hosts, q)
 	case dns.TypeTXT:
-		txt := r.txt
+		f := s.rrs(r, v.zone)
+		txt := f.txt
 		if q.secrets(s) {
-			txt = r.txtAll
+			txt = f.txtAll
 		}
 		m.Answer = append(m.Answer, txt...)
 	}
@@ -179,7 +182,7 @@ func (v *View) follow(name string, q Query, m *dns.Msg, depth int) {
 	if depth >= maxChain || ownsOne(m.Answer, name) {
 		return
 	}
-	n, ok := v.nodes[name]
+	n, ok := find(v, name)
 	if !ok || n.svc != nil && !q.allowed(n.svc) {
 		return
 	}
@@ -190,12 +193,12 @@ func (v *View) follow(name string, q Query, m *dns.Msg, depth int) {
 		case len(r.cname) > 0:
 			v.alias(n.svc, r, q, m, depth)
 		case q.Type == dns.TypeA:
-			m.Answer = append(m.Answer, v.pick(r.a)...)
+			m.Answer = append(m.Answer, v.pick(n.svc.rrs(r, v.zone).a)...)
 		default:
-			m.Answer = append(m.Answer, v.pick(r.aaaa)...)
+			m.Answer = append(m.Answer, v.pick(n.svc.rrs(r, v.zone).aaaa)...)
 		}
 	case kindEndpoint:
-		if rr := n.svc.recs.Load().endpoints[n.index]; rr != nil && rr.Header().Rrtype == q.Type {
+		if rr := n.svc.rrs(n.svc.recs.Load(), v.zone).endpoints[n.index]; rr != nil && rr.Header().Rrtype == q.Type {
 			m.Answer = append(m.Answer, rr)
 		}
 	case kindNameServer:
@@ -228,7 +231,7 @@ func (v *View) hostGlue(extra []dns.RR, t *hostTarget, q Query) []dns.RR {
 		m := dns.Msg{}
 		q.Type = qtype
 		// Glue is the target's own addresses, never a chain.
-		if n, ok := v.nodes[t.name]; ok && n.kind == kindService && len(n.svc.recs.Load().cname) > 0 {
+		if n, ok := find(v, t.name); ok && n.kind == kindService && len(n.svc.recs.Load().cname) > 0 {
 			return extra
 		}
 		v.follow(t.name, q, &m, 0)
@@ -260,16 +263,17 @@ func (v *View) Addresses(name string) []netip.Addr {
 
 // ptr answers a PTR node with the records of the services that allow the
 // client; when some exist but none is allowed, the query is refused.
-func (v *View) ptr(n *node, q Query, m *dns.Msg) Result {
+func (v *View) ptr(n node, q Query, m *dns.Msg) Result {
 	if q.Type != dns.TypePTR {
 		return Answered
 	}
-	for _, p := range n.ptrs {
+	ptrs := v.ptrs[n.index]
+	for _, p := range ptrs {
 		if allowed(p.svc.allow, q.Client) {
 			m.Answer = append(m.Answer, p.rr)
 		}
 	}
-	if len(m.Answer) == 0 && len(n.ptrs) > 0 {
+	if len(m.Answer) == 0 && len(ptrs) > 0 {
 		return Refused
 	}
 	return Answered

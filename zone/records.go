@@ -1,7 +1,6 @@
 package zone
 
 import (
-	"maps"
 	"math"
 	"net"
 	"net/netip"
@@ -27,44 +26,48 @@ type service struct {
 	recs   atomic.Pointer[records]
 	// rotate picks the host name a CNAME answer points at.
 	rotate atomic.Uint32
-	// txt and txtAll are the records of records.txt and records.txtAll,
-	// the same whatever the health; set before the first build.
-	txt, txtAll []dns.RR
-	// instanceTXT[p] and instanceTXTAll[p] are the DNS-SD TXT records of
-	// port p's instance; nil when it has none.
-	instanceTXT, instanceTXTAll []dns.RR
+	// txt is the TXT records in wire form: the same whatever the health,
+	// packed once, before the first records, which all share them.
+	txt wireTXT
 }
 
 // copyFor is s for def, an equal definition of another registry state,
 // with the same records: the new view holds no pointer into the state it
 // replaces, so that the state can be collected.
 func (s *service) copyFor(def *config.Service) *service {
-	c := &service{def: def, owner: s.owner, ttl: s.ttl, allow: def.Allow, secret: def.SecretsAllow,
-		txt: s.txt, txtAll: s.txtAll, instanceTXT: s.instanceTXT, instanceTXTAll: s.instanceTXTAll}
+	c := &service{def: def, owner: s.owner, ttl: s.ttl, allow: def.Allow, secret: def.SecretsAllow, txt: s.txt}
 	c.recs.Store(s.recs.Load())
 	return c
 }
 
-// prepareTXT prepares the TXT records of s in zone: the connection
-// information with the keys made for its ports, references expanded.
-func (s *service) prepareTXT(zone string) {
-	connection, secrets := s.def.TXT(zone)
-	h := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
-	s.txt = txtRecords(h, connection)
-	s.txtAll = s.txt
-	if len(secrets) > 0 {
-		s.txtAll = txtRecords(h, connection, secrets)
-	}
-	s.prepareInstanceTXT(zone, connection, secrets)
+// records are the answers of one service for one set of endpoint states:
+// which endpoints are answered, and for how long, decided when they are
+// built and packed in wire form for the packet path. The dns.RR form that
+// Lookup answers from is made from the same decisions when a query first
+// needs it: most services of a large registry are never asked through the
+// chain, and keeping both forms of each doubled the view. Records are
+// never modified after they are built, but for that cache.
+type records struct {
+	ttl uint32 // of the answers that follow health
+	// answered[i] says whether endpoint i is answered; nil: every enabled
+	// one is, the usual case, which needs no copy.
+	answered []bool
+	cname    []dns.RR // host-name services: one per answered host name
+	hosts    *hostSet // the targets of cname; nil for IP services
+	// wire is the records packed for the packet path; nil when they do
+	// not pack, or carry an ede, and Lookup answers alone.
+	wire *wireRecords
+	// ede says why the address and SRV answers are not the plain ones
+	// (RFC 8914): no endpoint up, all answered in panic, or some held up
+	// by the guard; nil when they are.
+	ede *dns.EDNS0_EDE
+	rrs atomic.Pointer[rrRecords] // made by rrs
 }
 
-// records are the prepared answers of one service for one set of endpoint
-// states. They are never modified after they are built.
-type records struct {
-	a, aaaa []dns.RR // owner Name.zone, healthy endpoints
-	cname   []dns.RR // host-name services: one per healthy host name
-	hosts   *hostSet // the targets of cname; nil for IP services
-	srv     []srvRR  // every port of every healthy endpoint
+// rrRecords are records in dns.RR form.
+type rrRecords struct {
+	a, aaaa []dns.RR // owner Name.zone, answered endpoints
+	srv     []srvRR  // every port of every answered endpoint
 	ports   [][]srvRR
 	// endpoints[i] is the A or AAAA record of endpoint i (owner
 	// Label.Name.zone) while it is answered; nil otherwise.
@@ -72,15 +75,11 @@ type records struct {
 	// txt is one TXT record per key of the connection, sorted by key;
 	// txtAll the same for the connection and the secrets.
 	txt, txtAll []dns.RR
-	// instances[p] are ports[p] owned by the DNS-SD instance name.
-	instances [][]srvRR
-	// wire is the same records packed for the packet path; nil when they
-	// do not pack, or carry an ede, and Lookup answers alone.
-	wire *wireRecords
-	// ede says why the address and SRV answers are not the plain ones
-	// (RFC 8914): no endpoint up, all answered in panic, or some held up
-	// by the guard; nil when they are.
-	ede *dns.EDNS0_EDE
+	// instances[p] are ports[p] owned by the DNS-SD instance name, and
+	// instanceTXT[p] and instanceTXTAll[p] its TXT record; nil for a port
+	// whose instance is not browsable.
+	instances                   [][]srvRR
+	instanceTXT, instanceTXTAll []dns.RR
 }
 
 // The extended errors of answers that depend on health (SPEC section 4).
@@ -136,97 +135,141 @@ func newTarget(ep config.Endpoint, zone string, ttl uint32, hosts Hosts) *hostTa
 	return t
 }
 
-// build prepares the records of s for the endpoints opts.Up answers, in
-// both forms (p packs the wire form).
-// Disabled endpoints are never answered. A service with endpoints of which
-// none is up answers none, or with opts.Panic all enabled ones, briefly.
+// build decides the records of s for the endpoints opts.Up answers, and
+// packs them with p. Disabled endpoints are never answered. A service with
+// endpoints of which none is up answers none, or with opts.Panic all
+// enabled ones, briefly. The addresses of host names are read now: a
+// change of them builds the records again.
 func (s *service) build(zone string, opts Options, p *packer) *records {
 	def := s.def
-	r := &records{endpoints: make([]dns.RR, len(def.Endpoints)), ports: make([][]srvRR, len(def.Ports))}
-	answered := make([]bool, len(def.Endpoints))
-	ttl, anyUp, anyEnabled, anyHeld := healthTTL(def, s.ttl), false, false, false
+	r := &records{ttl: healthTTL(def, s.ttl)}
+	var buf [64]bool
+	answered := buf[:0]
+	anyUp, anyEnabled, anyHeld := false, false, false
 	for i, ep := range def.Endpoints {
-		if ep.Disabled {
-			continue
+		ok := false
+		if !ep.Disabled {
+			anyEnabled = true
+			switch {
+			case opts.Up == nil || opts.Up(def, i):
+				ok = true
+			case opts.Held != nil && opts.Held(def, i):
+				ok, anyHeld = true, true
+			}
 		}
-		anyEnabled = true
-		switch {
-		case opts.Up == nil || opts.Up(def, i):
-			answered[i] = true
-		case opts.Held != nil && opts.Held(def, i):
-			answered[i], anyHeld = true, true
-		}
-		anyUp = anyUp || answered[i]
+		answered = append(answered, ok)
+		anyUp = anyUp || ok
 	}
 	switch {
 	case opts.Panic && anyEnabled && !anyUp:
 		for i, ep := range def.Endpoints {
 			answered[i] = !ep.Disabled
 		}
-		ttl = min(ttl, PanicTTL)
+		r.ttl = min(r.ttl, PanicTTL)
 		r.ede = edePanic
 	case anyEnabled && !anyUp:
 		r.ede = edeDown
 	case anyHeld, opts.Stale != nil && opts.Stale(def):
 		r.ede = edeStale
 	}
+	for i, ep := range def.Endpoints {
+		if answered[i] == ep.Disabled {
+			r.answered = slices.Clone(answered)
+			break
+		}
+	}
+	for i, ep := range def.Endpoints {
+		if !answered[i] || !ep.IsHost() {
+			continue
+		}
+		host := newTarget(ep, zone, r.ttl, opts.Hosts)
+		if r.hosts == nil {
+			r.hosts = &hostSet{}
+		}
+		hs := r.hosts
+		if host.inZone || len(host.a) > 0 {
+			hs.a = append(hs.a, len(hs.targets))
+		}
+		if host.inZone || len(host.aaaa) > 0 {
+			hs.aaaa = append(hs.aaaa, len(hs.targets))
+		}
+		hs.targets = append(hs.targets, host)
+		r.cname = append(r.cname, &dns.CNAME{Hdr: dns.RR_Header{Name: s.owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: r.ttl}, Target: host.name})
+	}
+	if r.ede == nil {
+		r.wire = s.wireForm(r, p)
+	}
+	return r
+}
+
+// answers reports whether r answers endpoint i of def, the definition r
+// was built from.
+func (r *records) answers(def *config.Service, i int) bool {
+	if r.answered == nil {
+		return !def.Endpoints[i].Disabled
+	}
+	return r.answered[i]
+}
+
+// rrs returns the records r of s in dns.RR form, made on the first call;
+// zone is the view's. Two queries may make them at once: one form is kept.
+func (s *service) rrs(r *records, zone string) *rrRecords {
+	if f := r.rrs.Load(); f != nil {
+		return f
+	}
+	r.rrs.CompareAndSwap(nil, s.rrForm(r, zone))
+	return r.rrs.Load()
+}
+
+// rrForm makes the dns.RR form of r, the records of s in zone.
+func (s *service) rrForm(r *records, zone string) *rrRecords {
+	def := s.def
+	f := &rrRecords{endpoints: make([]dns.RR, len(def.Endpoints)), ports: make([][]srvRR, len(def.Ports))}
 	hdr := func(name string, t uint16) dns.RR_Header {
-		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
+		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: r.ttl}
 	}
 	portOwners := make([]string, len(def.Ports))
 	for p, port := range def.Ports {
 		portOwners[p] = srvOwner(port, s.owner)
 	}
 	for i, ep := range def.Endpoints {
-		if !answered[i] {
+		if !r.answers(def, i) {
 			continue
 		}
 		target := s.endpointOwner(ep)
-		var addr, glue dns.RR
+		var addr dns.RR
 		switch {
 		case ep.IsHost():
-			host := newTarget(ep, zone, ttl, opts.Hosts)
-			if r.hosts == nil {
-				r.hosts = &hostSet{}
-			}
-			hs := r.hosts
-			if host.inZone || len(host.a) > 0 {
-				hs.a = append(hs.a, len(hs.targets))
-			}
-			if host.inZone || len(host.aaaa) > 0 {
-				hs.aaaa = append(hs.aaaa, len(hs.targets))
-			}
-			hs.targets = append(hs.targets, host)
-			r.cname = append(r.cname, &dns.CNAME{Hdr: hdr(s.owner, dns.TypeCNAME), Target: target})
 		case ep.IP.Is4() || ep.IP.Is4In6():
 			ip := net.IP(ep.IP.Unmap().AsSlice())
-			r.a = append(r.a, &dns.A{Hdr: hdr(s.owner, dns.TypeA), A: ip})
+			f.a = append(f.a, &dns.A{Hdr: hdr(s.owner, dns.TypeA), A: ip})
 			addr = &dns.A{Hdr: hdr(target, dns.TypeA), A: ip}
 		default:
 			ip := net.IP(ep.IP.AsSlice())
-			r.aaaa = append(r.aaaa, &dns.AAAA{Hdr: hdr(s.owner, dns.TypeAAAA), AAAA: ip})
+			f.aaaa = append(f.aaaa, &dns.AAAA{Hdr: hdr(s.owner, dns.TypeAAAA), AAAA: ip})
 			addr = &dns.AAAA{Hdr: hdr(target, dns.TypeAAAA), AAAA: ip}
 		}
-		r.endpoints[i], glue = addr, addr
+		f.endpoints[i] = addr
 		for p, port := range def.Ports {
 			number := port.Number
 			if ep.Port != 0 {
 				number = ep.Port
 			}
-			rr := srvRR{rr: &dns.SRV{Hdr: hdr(s.owner, dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}, glue: glue}
-			r.srv = append(r.srv, rr)
-			portRR := rr
-			portRR.rr = &dns.SRV{Hdr: hdr(portOwners[p], dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}
-			r.ports[p] = append(r.ports[p], portRR)
+			f.srv = append(f.srv, srvRR{rr: &dns.SRV{Hdr: hdr(s.owner, dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}, glue: addr})
+			f.ports[p] = append(f.ports[p], srvRR{rr: &dns.SRV{Hdr: hdr(portOwners[p], dns.TypeSRV), Priority: ep.Priority, Weight: ep.Weight, Port: number, Target: target}, glue: addr})
 		}
 	}
 	// Connection information does not depend on health, nor its TTL.
-	r.txt, r.txtAll = s.txt, s.txtAll
-	r.instances = s.instanceSRV(r.ports)
-	if r.ede == nil {
-		r.wire = s.wireForm(r, p)
+	connection, secrets := def.TXT(zone)
+	h := dns.RR_Header{Name: s.owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: s.ttl}
+	f.txt = txtRecords(h, txtPairs(connection))
+	f.txtAll = f.txt
+	if len(secrets) > 0 {
+		f.txtAll = txtRecords(h, txtPairs(connection, secrets))
 	}
-	return r
+	f.instanceTXT, f.instanceTXTAll = s.instanceTXT(zone, connection, secrets)
+	f.instances = instanceSRV(f.ports, f.instanceTXT)
+	return f
 }
 
 // healthTTL is the TTL of the answers of def that follow health: ttl, but
@@ -252,38 +295,65 @@ func (s *service) endpointOwner(ep config.Endpoint) string {
 
 // srvOwner is _Name._Protocol.owner.
 func srvOwner(p config.Port, owner string) string {
-	return "_" + p.Name + "._" + p.Protocol + "." + owner
+	return srvPrefix(p) + owner
 }
 
-// txtRecords builds one TXT record per key, its one string KEY=value, in
-// the order of the keys (RFC 1464), or nil when there is nothing to say.
+// srvPrefix is the labels an SRV owner adds before a name: "_Name._Protocol.".
+func srvPrefix(p config.Port) string { return "_" + p.Name + "._" + p.Protocol + "." }
+
+// srvPrefixLen is len(srvPrefix(p)), without making it.
+func srvPrefixLen(p config.Port) int { return len(p.Name) + len(p.Protocol) + 4 }
+
+// txtRecords builds one TXT record per pair, its one string KEY=value, in
+// the order of the pairs (RFC 1464), or nil when there is nothing to say.
 // One string per record is the one form every client reads as KEY=value:
 // Go's net.LookupTXT joins a record's strings without a separator, JNDI
 // with spaces.
-func txtRecords(h dns.RR_Header, sources ...map[string]string) []dns.RR {
-	strs := txtStrings(sources...)
-	if len(strs) == 0 {
+func txtRecords(h dns.RR_Header, pairs []string) []dns.RR {
+	if len(pairs) == 0 {
 		return nil
 	}
-	rrs := make([]dns.RR, len(strs))
-	for i, s := range strs {
-		rrs[i] = &dns.TXT{Hdr: h, Txt: []string{s}}
+	rrs := make([]dns.RR, len(pairs))
+	for i, s := range pairs {
+		rrs[i] = &dns.TXT{Hdr: h, Txt: []string{txtPresentation(s)}}
 	}
 	return rrs
 }
 
-// txtStrings are the KEY=value strings of sources, sorted by key (RFC 6763
-// section 6 asks no order; sorted answers compare and cache well), in the
-// presentation form miekg/dns packs from, where a backslash starts an
-// escape.
-func txtStrings(sources ...map[string]string) []string {
-	values := map[string]string{}
-	for _, m := range sources {
-		maps.Copy(values, m)
+// txtPairs are the KEY=value strings of sources, in key order.
+func txtPairs(sources ...map[string]string) []string {
+	keys := sortedKeys(nil, sources...)
+	pairs := make([]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = k + "=" + txtValue(k, sources...)
 	}
-	var strs []string
-	for _, k := range slices.Sorted(maps.Keys(values)) {
-		strs = append(strs, strings.ReplaceAll(k+"="+values[k], `\`, `\\`))
-	}
-	return strs
+	return pairs
 }
+
+// sortedKeys appends the keys of sources to keys, sorted (RFC 6763
+// section 6 asks no order; sorted answers compare and cache well), each
+// once.
+func sortedKeys(keys []string, sources ...map[string]string) []string {
+	for _, m := range sources {
+		for k := range m {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// txtValue is the value of key in the last of sources that has it: a key
+// of the secrets wins over the connection's.
+func txtValue(key string, sources ...map[string]string) string {
+	for i := len(sources) - 1; i >= 0; i-- {
+		if v, ok := sources[i][key]; ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// txtPresentation is a TXT string in the presentation form miekg/dns
+// packs from, where a backslash starts an escape.
+func txtPresentation(s string) string { return strings.ReplaceAll(s, `\`, `\\`) }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -65,8 +66,10 @@ const PanicTTL = 5
 // View is the DNS data of one zone.
 type View struct {
 	zone       string
-	nodes      map[string]*node
+	nodes      map[string]node
 	services   map[string]*service // by name; those with records to update
+	types      []*browseType       // DNS-SD service types, by owner
+	ptrs       [][]ptr             // the lists of the kindPTR nodes
 	opts       Options
 	soa        dns.RR
 	negative   []dns.RR // the authority section of NXDOMAIN and NODATA: the SOA
@@ -91,12 +94,15 @@ const (
 	kindHealth                 // _health.Name.zone: the endpoints' health as TXT
 )
 
-// node is what one owner name holds.
+// node is what one owner name holds. It is a value in the view's map, not
+// a pointer to one: a large registry has millions of names, and one
+// allocation each.
 type node struct {
+	svc *service // kindService, kindEndpoint, kindPort, kindInstance, kindHealth
+	// index is the endpoint's or port's; kindPTR: of View.ptrs;
+	// kindBrowse: of View.types, or enumeration.
+	index int32
 	kind  kind
-	svc   *service // kindService, kindEndpoint, kindPort, kindInstance
-	index int      // endpoint or port index
-	ptrs  []ptr    // kindPTR, kindBrowse
 }
 
 // ptr is a PTR record and the service whose allow list guards it.
@@ -117,35 +123,52 @@ func Build(zone string, services []config.Service, opts Options) *View {
 // after an edit of one service in a large registry, one service's records
 // are built, not all. prev may be nil.
 func Rebuild(prev *View, zone string, services []config.Service, opts Options) *View {
-	v := newView(zone, zone, opts)
-	v.addServices(prev, services)
+	v := newView(zone, zone, opts, nodeCount(services))
+	fresh := v.addServices(prev, services)
+	// The names need only the services' slots: they go in while the
+	// records are built.
+	var records sync.WaitGroup
+	records.Go(func() { v.prepare(fresh) })
+	defer records.Wait()
+	// The names whose parents may be empty non-terminals: the parents of
+	// the others are a node (an SRV name's, the one found below its
+	// service; an instance's, its type).
+	tops := make([]string, 0, len(services))
 	for i := range services {
 		def := &services[i]
 		s := v.services[def.Name]
-		v.add(s.owner, &node{kind: kindService, svc: s})
-		v.add(healthOwner+s.owner, &node{kind: kindHealth, svc: s})
-		for j, ep := range def.Endpoints {
-			if ep.Label != "" {
-				v.add(ep.Label+"."+s.owner, &node{kind: kindEndpoint, svc: s, index: j})
-			}
-		}
+		v.nodes[s.owner] = node{kind: kindService, svc: s}
+		tops = append(tops, s.owner)
 		for j, p := range def.Ports {
-			v.add(srvOwner(p, s.owner), &node{kind: kindPort, svc: s, index: j})
+			v.nodes[srvOwner(p, s.owner)] = node{kind: kindPort, svc: s, index: int32(j)}
 		}
 	}
-	v.addDNSSD(services)
-	if _, taken := v.nodes[nameServer(zone)]; !taken {
-		v.add(nameServer(zone), &node{kind: kindNameServer})
+	tops = append(tops, v.addDNSSD(services)...)
+	if _, taken := find(v, nameServer(zone)); !taken {
+		v.nodes[nameServer(zone)] = node{kind: kindNameServer}
+		tops = append(tops, nameServer(zone))
 	}
-	v.addEmptyNonTerminals()
+	v.addEmptyNonTerminals(tops)
 	return v
+}
+
+// nodeCount is about how many names the map of a view of services holds,
+// so that it is made once at its size instead of growing: a service's
+// name, and per port its SRV name and the DNS-SD instance.
+func nodeCount(services []config.Service) int {
+	n := 4
+	for i := range services {
+		n += 1 + 2*len(services[i].Ports)
+	}
+	return n
 }
 
 // BuildReverse makes the view of the reverse zone rzone: a PTR record for
 // every enabled IP endpoint whose address lies in it, pointing at the
 // endpoint's name in the forward zone.
 func BuildReverse(rzone, forward string, services []config.Service, opts Options) *View {
-	v := newView(rzone, forward, opts)
+	v := newView(rzone, forward, opts, 0)
+	var names []string
 	for i := range services {
 		def := &services[i]
 		// Only for the allow list and TTL: PTR records do not follow
@@ -160,26 +183,31 @@ func BuildReverse(rzone, forward string, services []config.Service, opts Options
 			if err != nil || !dns.IsSubDomain(rzone, name) {
 				continue
 			}
-			n := v.nodes[name]
-			if n == nil {
-				n = &node{kind: kindPTR}
-				v.add(name, n)
+			n, ok := v.nodes[name]
+			switch {
+			case ok && n.kind != kindPTR:
+				continue // the apex: an address that is the whole zone answers no PTR
+			case !ok:
+				n = node{kind: kindPTR, index: int32(len(v.ptrs))}
+				v.nodes[name] = n
+				v.ptrs = append(v.ptrs, nil)
+				names = append(names, name)
 			}
 			rr := &dns.PTR{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: s.ttl}, Ptr: ep.Label + "." + s.owner}
-			n.ptrs = append(n.ptrs, ptr{rr: rr, svc: s})
+			v.ptrs[n.index] = append(v.ptrs[n.index], ptr{rr: rr, svc: s})
 		}
 	}
-	v.addEmptyNonTerminals()
+	v.addEmptyNonTerminals(names)
 	return v
 }
 
-func newView(zone, nsZone string, opts Options) *View {
+func newView(zone, nsZone string, opts Options, size int) *View {
 	h := func(t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: zone, Rrtype: t, Class: dns.ClassINET, Ttl: opts.TTL}
 	}
 	v := &View{
 		zone:       zone,
-		nodes:      map[string]*node{},
+		nodes:      make(map[string]node, size),
 		services:   map[string]*service{},
 		ttl:        opts.TTL,
 		maxAnswers: opts.MaxAnswers,
@@ -192,41 +220,53 @@ func newView(zone, nsZone string, opts Options) *View {
 	// copies it instead of writing into the one the view shares.
 	v.negative = []dns.RR{v.soa}
 	v.packApex()
-	v.add(zone, &node{kind: kindApex})
+	v.nodes[zone] = node{kind: kindApex}
 	return v
 }
 
-// addServices adds the services defs with their records, taken from prev
-// for those it has unchanged.
-func (v *View) addServices(prev *View, defs []config.Service) {
-	var all []*service // those to build
+// addServices adds the slots of the services defs, with the records of
+// prev for those it has unchanged, and returns the others, whose records
+// prepare builds.
+func (v *View) addServices(prev *View, defs []config.Service) (fresh []*service) {
+	v.services = make(map[string]*service, len(defs))
+	var same []*service // [i]: prev's service defined as defs[i], or nil
+	if prev != nil {
+		// Comparing definitions is most of a rebuild after a small edit.
+		same = make([]*service, len(defs))
+		parallel.Run(len(defs), minPart, func(_, from, to int) {
+			for i := from; i < to; i++ {
+				same[i] = prev.unchanged(&defs[i])
+			}
+		})
+	}
 	for i := range defs {
 		def := &defs[i]
-		if old := prev.unchanged(def); old != nil {
-			v.services[def.Name] = old.copyFor(def)
+		if same != nil && same[i] != nil {
+			v.services[def.Name] = same[i].copyFor(def)
 			continue
 		}
 		s := v.newService(def)
 		v.services[def.Name] = s
-		all = append(all, s)
+		fresh = append(fresh, s)
 	}
-	// The connection information depends on the zone (the made <P>_HOST
-	// keys) but not on health: prepared once, with the first records.
-	parallel.Run(len(all), minPart, func(_, from, to int) {
-		p := newPacker()
-		for _, s := range all[from:to] {
-			s.prepareTXT(v.zone)
+	return fresh
+}
+
+// prepare builds the first records of services, on every processor. The
+// connection information depends on the zone (the made <P>_HOST keys) but
+// not on health: it is packed once, before.
+func (v *View) prepare(services []*service) {
+	parallel.Run(len(services), minPart, func(_, from, to int) {
+		p := &packer{}
+		for _, s := range services[from:to] {
+			s.prepareTXT(v.zone, p)
 			s.recs.Store(s.build(v.zone, v.opts, p))
 		}
 	})
 }
 
-// unchanged returns the service of v defined exactly as def, or nil; v may
-// be nil.
+// unchanged returns the service of v defined exactly as def, or nil.
 func (v *View) unchanged(def *config.Service) *service {
-	if v == nil {
-		return nil
-	}
 	if s := v.services[def.Name]; s != nil && reflect.DeepEqual(s.def, def) {
 		return s
 	}
@@ -247,7 +287,7 @@ func (v *View) newService(def *config.Service) *service {
 // service's are its own.
 func (v *View) buildAll(services []*service) {
 	parallel.Run(len(services), minPart, func(_, from, to int) {
-		p := newPacker()
+		p := &packer{}
 		for _, s := range services[from:to] {
 			s.recs.Store(s.build(v.zone, v.opts, p))
 		}
@@ -268,30 +308,24 @@ func (v *View) UpdateAll() {
 // new, never a mix.
 func (v *View) Update(name string) {
 	if s, ok := v.services[name]; ok {
-		s.recs.Store(s.build(v.zone, v.opts, newPacker()))
+		s.recs.Store(s.build(v.zone, v.opts, &packer{}))
 	}
 }
 
-func (v *View) add(name string, n *node) { v.nodes[name] = n }
-
-// addEmptyNonTerminals adds every name between an owner and the apex that
-// holds nothing itself, so that it answers NODATA, not NXDOMAIN.
-func (v *View) addEmptyNonTerminals() {
-	var missing []string
-	for name := range v.nodes {
+// addEmptyNonTerminals adds every name between one of names and the apex
+// that holds nothing itself, so that it answers NODATA, not NXDOMAIN. The
+// parents of every other node must be nodes or among names.
+func (v *View) addEmptyNonTerminals(names []string) {
+	for _, name := range names {
 		for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 			parent := name[off:]
 			if len(parent) <= len(v.zone) {
 				break
 			}
-			if _, ok := v.nodes[parent]; !ok {
-				missing = append(missing, parent)
+			if _, ok := find(v, parent); !ok {
+				v.nodes[parent] = node{kind: kindEmpty}
 			}
 		}
-	}
-	empty := &node{kind: kindEmpty}
-	for _, name := range missing {
-		v.nodes[name] = empty
 	}
 }
 

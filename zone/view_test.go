@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -559,5 +560,41 @@ func TestHealthAnswers(t *testing.T) {
 		{"address=10.0.0.4", "state=disabled"},
 	}, got)
 	assert.Empty(t, ask("_health.db.tp.internal.", dns.TypeA, true).Answer, "NODATA for other types")
-	assert.NotContains(t, v.nodes, "_health.nope.tp.internal.")
+	_, ok := find(v, "_health.nope.tp.internal.")
+	assert.False(t, ok)
+}
+
+// TestRRFormIsMadeOnDemand: a view answers the packet path from the wire
+// form alone, and makes a service's dns.RR form on its first Lookup, once,
+// whichever of the concurrent first queries makes it.
+func TestRRFormIsMadeOnDemand(t *testing.T) {
+	v := Build("tp.internal.", registry(), Options{TTL: 10, Serial: 42})
+	recs := v.services["oracle.finance"].recs.Load()
+	_, ok := appendWire(t, v, "oracle.finance.tp.internal.", dns.TypeSRV, "10.9.9.9")
+	require.True(t, ok)
+	assert.Nil(t, recs.rrs.Load(), "the packet path needs no dns.RR")
+
+	want := []string{"oracle.finance.tp.internal. 10 IN A 10.0.0.10", "oracle.finance.tp.internal. 10 IN A 10.0.0.11"}
+	var wg sync.WaitGroup
+	got := make([][]string, 8)
+	for i := range got {
+		wg.Go(func() { got[i] = lookup(v, "oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9").answer })
+	}
+	wg.Wait()
+	for _, g := range got {
+		assert.Equal(t, want, g)
+	}
+	made := recs.rrs.Load()
+	require.NotNil(t, made)
+	lookup(v, "standby.oracle.finance.tp.internal.", dns.TypeA, "10.9.9.9")
+	assert.Same(t, made, recs.rrs.Load(), "made once, then read")
+	assert.Nil(t, v.services["web"].recs.Load().rrs.Load(), "other services have none")
+}
+
+// TestReverseZoneOfOneAddress: a reverse zone that is one endpoint's
+// address has no PTR node: its apex answers as an apex.
+func TestReverseZoneOfOneAddress(t *testing.T) {
+	v := BuildReverse("10.0.0.10.in-addr.arpa.", "tp.internal.", registry(), Options{TTL: 10, Serial: 42})
+	got := lookup(v, "10.0.0.10.in-addr.arpa.", dns.TypePTR, "10.9.9.9")
+	assert.Equal(t, answer{result: Answered, ns: []string{"10.0.0.10.in-addr.arpa. 10 IN SOA ns.dns.tp.internal. hostmaster.tp.internal. 42 7200 1800 86400 10"}}, got)
 }

@@ -2,7 +2,6 @@ package zone
 
 import (
 	"encoding/binary"
-	"errors"
 	"net/netip"
 
 	"github.com/miekg/dns"
@@ -17,11 +16,6 @@ import (
 // questionOffset is where the question's name starts in a DNS message.
 const questionOffset = 12
 
-// packAt is where records are packed in the packer's scratch buffer: at or
-// past it, miekg/dns records no name for later compression, so a record
-// can point only at the names the packer offers (the question's).
-const packAt = 1 << 14
-
 // span is a packed record: wire[off:end] of its records.
 type span struct{ off, end uint32 }
 
@@ -34,9 +28,11 @@ type wireRecords struct {
 	srv       []wireSRV
 	ports     [][]wireSRV
 	endpoints []span // owner: the question, an endpoint name; none when not answered
-	// txt and txtAll are the records of records.txt and records.txtAll,
-	// back to back in key order.
+	// txt and txtAll are the TXT records of the connection, and of the
+	// connection and the secrets, back to back in key order, in txtWire:
+	// the service's, which every build of its records shares.
 	txt, txtAll wireSet
+	txtWire     []byte
 }
 
 // wireSet is n records packed back to back: wire[off:end].
@@ -49,153 +45,11 @@ type wireSet struct {
 // of one list with the same target share the glue span.
 type wireSRV struct{ rr, glue span }
 
-// packer packs records into wire form.
-type packer struct {
-	scratch []byte
-	names   map[string]int // the question's names, by offset
-	wire    []byte
-	failed  bool // a record did not pack: the wire form is unusable
-}
-
-// newPacker returns a packer with room for the usual records; it grows for
-// larger ones.
-func newPacker() *packer {
-	return &packer{scratch: make([]byte, packAt+4096), names: map[string]int{}}
-}
-
-// question sets the question name that the next records may point into.
-func (p *packer) question(name string) {
-	clear(p.names)
-	for i, end := 0, false; !end; i, end = dns.NextLabel(name, i) {
-		p.names[name[i:]] = questionOffset + i
-	}
-}
-
-// pack appends rr in wire form.
-func (p *packer) pack(rr dns.RR) span {
-	end, err := dns.PackRR(rr, p.scratch, packAt, p.names, true)
-	if errors.Is(err, dns.ErrBuf) && len(p.scratch) < packAt+dns.MaxMsgSize {
-		p.scratch = make([]byte, packAt+dns.MaxMsgSize)
-		return p.pack(rr)
-	}
-	if err != nil {
-		p.failed = true
-		return span{}
-	}
-	off := len(p.wire)
-	p.wire = append(p.wire, p.scratch[packAt:end]...)
-	return span{uint32(off), uint32(len(p.wire))}
-}
-
-// body packs rr without its owner name: what follows an owner that the
-// packet path writes itself. Its names are written in full.
-func (p *packer) body(rr dns.RR) []byte {
-	h := *rr.Header()
-	defer func() { *rr.Header() = h }()
-	rr.Header().Name = "."
-	end, err := dns.PackRR(rr, p.scratch, packAt, nil, false)
-	if errors.Is(err, dns.ErrBuf) && len(p.scratch) < packAt+dns.MaxMsgSize {
-		p.scratch = make([]byte, packAt+dns.MaxMsgSize)
-		return p.body(rr)
-	}
-	if err != nil {
-		p.failed = true
-		return nil
-	}
-	return append([]byte(nil), p.scratch[packAt+1:end]...)
-}
-
-// srvs packs an SRV answer whose owner is the question.
-func (p *packer) srvs(question string, srvs []srvRR) []wireSRV {
-	p.question(question)
-	out := make([]wireSRV, len(srvs))
-	for i, s := range srvs {
-		out[i].rr = p.pack(s.rr)
-		if s.glue == nil {
-			continue
-		}
-		for j := range i {
-			if srvs[j].glue == s.glue {
-				out[i].glue = out[j].glue
-				break
-			}
-		}
-		if out[i].glue.none() {
-			out[i].glue = p.pack(s.glue)
-		}
-	}
-	return out
-}
-
-// wireForm packs the records r of s with p; nil when one of them does not
-// pack.
-func (s *service) wireForm(r *records, p *packer) *wireRecords {
-	p.wire, p.failed = p.wire[:0], false
-	w := &wireRecords{}
-	p.question(s.owner)
-	w.a = p.packAll(r.a)
-	w.aaaa = p.packAll(r.aaaa)
-	w.txt = p.packSet(r.txt)
-	w.txtAll = w.txt
-	if len(r.txtAll) != len(r.txt) {
-		w.txtAll = p.packSet(r.txtAll)
-	}
-	w.srv = p.srvs(s.owner, r.srv)
-	w.ports = make([][]wireSRV, len(r.ports))
-	for i, port := range s.def.Ports {
-		w.ports[i] = p.srvs(srvOwner(port, s.owner), r.ports[i])
-	}
-	w.endpoints = make([]span, len(r.endpoints))
-	for i, rr := range r.endpoints {
-		if rr != nil {
-			p.question(rr.Header().Name)
-			w.endpoints[i] = p.pack(rr)
-		}
-	}
-	if p.failed {
-		return nil
-	}
-	w.wire = append([]byte(nil), p.wire...)
-	return w
-}
-
-// packSet packs rrs back to back.
-func (p *packer) packSet(rrs []dns.RR) wireSet {
-	if len(rrs) == 0 {
-		return wireSet{}
-	}
-	first := p.pack(rrs[0])
-	set := wireSet{span: first, n: uint16(len(rrs))}
-	for _, rr := range rrs[1:] {
-		set.end = p.pack(rr).end
-	}
-	return set
-}
-
-func (p *packer) packAll(rrs []dns.RR) []span {
-	if len(rrs) == 0 {
-		return nil
-	}
-	out := make([]span, len(rrs))
-	for i, rr := range rrs {
-		out[i] = p.pack(rr)
-	}
-	return out
-}
-
 // wireApex is the view's own record without its owner, the apex: the SOA
 // (an answer, and the authority section of negative answers).
 type wireApex struct {
 	soa     []byte
 	zoneLen int // of the zone's name in wire form
-}
-
-func (v *View) packApex() {
-	p := newPacker()
-	apex := &wireApex{soa: p.body(v.soa), zoneLen: wireLen(v.zone)}
-	if !p.failed {
-		v.wire = apex
-	}
 }
 
 // WireReply tells what AppendWire appended.
@@ -214,7 +68,7 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 	if v.wire == nil || qtype == dns.TypeANY {
 		return b, r, false
 	}
-	n, found := v.nodes[string(name)]
+	n, found := find(v, name)
 	if !found {
 		r.Rcode = dns.RcodeNameError
 		return v.appendNegative(b, name, &r), r, true
@@ -253,7 +107,7 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 				txt = w.txtAll
 			}
 			if !txt.none() {
-				b = append(b, w.wire[txt.off:txt.end]...)
+				b = append(b, w.txtWire[txt.off:txt.end]...)
 				r.Answer = txt.n
 			}
 		}
@@ -263,8 +117,7 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 		if w == nil {
 			return b, r, false
 		}
-		if rr := recs.endpoints[n.index]; rr != nil && rr.Header().Rrtype == qtype {
-			ep := w.endpoints[n.index]
+		if ep := w.endpoints[n.index]; !ep.none() && w.rrtype(ep) == qtype {
 			b = append(b, w.wire[ep.off:ep.end]...)
 			r.Answer = 1
 		}

@@ -51,10 +51,7 @@ func TestAppendWire(t *testing.T) {
 		Allow:        prefixes("10.244.0.0/16"),
 	})
 	v := Build("tp.internal.", services, Options{TTL: 10, Serial: 42})
-	names := []string{"nothing.tp.internal.", "x.multi.tp.internal.", "_a._udp.multi.tp.internal."}
-	for name := range v.nodes {
-		names = append(names, name)
-	}
+	names := append([]string{"nothing.tp.internal.", "x.multi.tp.internal.", "_a._udp.multi.tp.internal."}, v.names()...)
 	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV, dns.TypeTXT, dns.TypeSOA, dns.TypeNS, dns.TypeCNAME, dns.TypeMX, dns.TypePTR, dns.TypeANY}
 	answered := 0
 	for _, name := range names {
@@ -64,12 +61,12 @@ func TestAppendWire(t *testing.T) {
 				want := lookup(v, name, qtype, client)
 				got, ok := appendWire(t, v, name, qtype, client)
 				if !ok {
-					n := v.nodes[name]
+					n, exists := find(v, name)
 					declinable := qtype == dns.TypeANY || want.result == Refused ||
-						n != nil && n.kind == kindApex && qtype == dns.TypeNS ||
-						n != nil && (n.kind == kindBrowse || n.kind == kindInstance || n.kind == kindHealth) ||
-						n != nil && n.svc != nil && n.svc.recs.Load().ede != nil ||
-						n != nil && (n.kind == kindNameServer || n.kind == kindService && len(n.svc.recs.Load().cname) > 0 ||
+						exists && n.kind == kindApex && qtype == dns.TypeNS ||
+						exists && (n.kind == kindBrowse || n.kind == kindInstance || n.kind == kindHealth) ||
+						exists && n.svc != nil && n.svc.recs.Load().ede != nil ||
+						exists && (n.kind == kindNameServer || n.kind == kindService && len(n.svc.recs.Load().cname) > 0 ||
 							n.kind == kindPort && qtype == dns.TypeSRV && len(n.svc.recs.Load().cname) > 0)
 					assert.True(t, declinable, "declined %s", what)
 					continue

@@ -34,17 +34,19 @@ func endpointKeyOf(service, check string, ep config.Endpoint, port uint16) strin
 }
 
 // healthEndpoints lists what the checker probes: every enabled endpoint of
-// every service with a check. keys holds, per service, the key of each
-// endpoint; "" for those that are not probed and so always up.
-func healthEndpoints(services []config.Service) (keys map[string][]string, eps []health.Endpoint) {
-	keys = make(map[string][]string, len(services))
+// every service with a check. keys holds, per service with a check, the
+// key of each endpoint; "" for a disabled one. Services without a check
+// have none: they are always up, and a large registry of them needs no
+// copy of its endpoints.
+func healthEndpoints(services []config.Service) (keys endpointKeys, eps []health.Endpoint) {
+	keys = endpointKeys{}
 	for i := range services {
 		s := &services[i]
-		k := make([]string, len(s.Endpoints))
-		keys[s.Name] = k
 		if s.Check.Type == config.CheckNone {
 			continue
 		}
+		k := make([]string, len(s.Endpoints))
+		keys[s.Name] = k
 		check := checkID(s.Check)
 		for j, ep := range s.Endpoints {
 			if ep.Disabled {
@@ -56,6 +58,18 @@ func healthEndpoints(services []config.Service) (keys map[string][]string, eps [
 		}
 	}
 	return keys, eps
+}
+
+// endpointKeys are the keys of the endpoints of the services with a
+// check, by service name.
+type endpointKeys map[string][]string
+
+// of is the key of endpoint i of s; "" when it is not probed.
+func (k endpointKeys) of(s *config.Service, i int) string {
+	if keys := k[s.Name]; keys != nil {
+		return keys[i]
+	}
+	return ""
 }
 
 // probePort is the port a check of ep probes: the check's port (a name or

@@ -41,7 +41,7 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	tp.hosts.WaitFirstRound(wait)
 	done()
 	tp.pollFile()
-	if tp.opts.services != "" {
+	if tp.opts.services != "" || tp.st != nil {
 		tp.background.Go(releaseMemory) // serving meanwhile
 	}
 	if tp.opts.api.addr != "" {

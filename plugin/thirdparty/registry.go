@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"maps"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -41,9 +40,9 @@ func newThirdParty(o options) (*ThirdParty, error) {
 	tp.hosts = hostname.New(servers, err, tp.hostChanged)
 	var file []config.Service
 	if o.services != "" {
-		data, err := os.ReadFile(o.services)
+		data, err := config.ReadFile(o.services, o.servicesMaxSize)
 		if err != nil {
-			return nil, fmt.Errorf("services %s: %w", o.services, err)
+			return nil, err
 		}
 		file, err = config.ParseYAML(o.services, data, tp.configOptions())
 		if err != nil {
@@ -90,9 +89,9 @@ func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 	tp.hostUsers = tp.hostNames(services)
 	tp.hosts.Set(slices.Collect(maps.Keys(tp.hostUsers)))
 	up := func(s *config.Service, i int) bool {
-		return tp.endpointStatus(s, s.Endpoints[i], keys[s.Name][i]).State.Serving()
+		return tp.endpointStatus(s, s.Endpoints[i], keys.of(s, i)).State.Serving()
 	}
-	held := func(s *config.Service, i int) bool { return tp.guard.holds(keys[s.Name][i]) }
+	held := func(s *config.Service, i int) bool { return tp.guard.holds(keys.of(s, i)) }
 	stored := tp.reg.Snapshot().Stored
 	stale := func(s *config.Service) bool {
 		_, ok := stored[s.Name]
@@ -169,7 +168,7 @@ func (tp *ThirdParty) stopPolling() {
 // serving, and its errors are logged once, not on every poll.
 func (tp *ThirdParty) reload() {
 	w, path := tp.watch, tp.opts.services
-	data, err := os.ReadFile(path)
+	data, err := config.ReadFile(path, tp.opts.servicesMaxSize)
 	if err != nil {
 		if err.Error() != w.readErr {
 			w.readErr = err.Error()
@@ -198,9 +197,9 @@ func (tp *ThirdParty) reload() {
 	log.Printf("[INFO] plugin/thirdparty: %s: serving %d services", path, len(services))
 }
 
-// releaseMemory gives the memory the first parse of a registry file
-// leaves behind back to the system, once, after the start: the parse goes
-// through a YAML node tree several times the registry's size, and the
+// releaseMemory gives the memory the first read of a registry file or a
+// store leaves behind back to the system, once, after the start: decoding
+// goes through YAML node trees several times the registry's size, and the
 // heap the collector lets grow to twice what is live would keep it as
 // headroom. Later changes leave it to the runtime's scavenger: a forced
 // collection per change costs more than it gives back.

@@ -69,3 +69,29 @@ func TestReloadKeepsLastGoodRegistryAndLogsErrorsOnce(t *testing.T) {
 	tp.reload()
 	assert.Equal(t, []string{"10.0.0.4"}, answerA(t, tp, "db.tp.internal."))
 }
+
+// TestRegistryFileSizeLimit checks services_max_size: a registry file over
+// it stops the start, and a reload that finds one keeps the last good
+// registry serving, saying why once.
+func TestRegistryFileSizeLimit(t *testing.T) {
+	logs := test.CaptureLog(t)
+	path := filepath.Join(t.TempDir(), "services.yaml")
+	write := func(s string) { require.NoError(t, os.WriteFile(path, []byte(s), 0o644)) }
+	big := "services:\n  - name: db\n    endpoints: [10.0.0.2]\n"
+	big += strings.Repeat("#", 1536-len(big)-1) + "\n"
+	opts := options{zones: []string{"tp.internal."}, services: path, ttl: 10, servicesMaxSize: 1 << 10}
+
+	write(big)
+	_, err := newThirdParty(opts)
+	require.EqualError(t, err, "services "+path+": 1.5 KiB, more than the 1 KiB limit (services_max_size)")
+
+	write("services:\n  - name: db\n    endpoints: [10.0.0.1]\n")
+	tp, err := newThirdParty(opts)
+	require.NoError(t, err)
+	tp.reg.Subscribe(tp.serve)
+	write(big)
+	tp.reload()
+	tp.reload()
+	assert.Equal(t, []string{"10.0.0.1"}, answerA(t, tp, "db.tp.internal."), "the last good registry stays")
+	assert.Equal(t, "[ERROR] plugin/thirdparty: services "+path+": 1.5 KiB, more than the 1 KiB limit (services_max_size); the last good registry stays in force\n", logs.String())
+}

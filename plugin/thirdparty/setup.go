@@ -56,15 +56,18 @@ func Setup(c *caddy.Controller) (plugin.Plugin, error) {
 
 // options are what the Corefile says.
 type options struct {
-	zones      []string // forward zones first, in the order given
-	reverse    []string // in-addr.arpa. and ip6.arpa. zones
-	services   string   // path of the registry file
-	reload     time.Duration
-	ttl        uint32
-	maxAnswers int
-	fall       []string // zones whose unknown names go to the next plugin; nil: none
-	panic      bool
-	probes     int // health_concurrency
+	zones    []string // forward zones first, in the order given
+	reverse  []string // in-addr.arpa. and ip6.arpa. zones
+	services string   // path of the registry file
+	// servicesMaxSize is the largest registry file read
+	// (services_max_size); 0: config.DefaultMaxSize.
+	servicesMaxSize int64
+	reload          time.Duration
+	ttl             uint32
+	maxAnswers      int
+	fall            []string // zones whose unknown names go to the next plugin; nil: none
+	panic           bool
+	probes          int // health_concurrency
 	// guard is the percentage of healthy endpoints failing together above
 	// which the checker is taken to be cut off (0: never), guardHold the
 	// longest it holds them.
@@ -160,6 +163,16 @@ func parseProperty(c *caddy.Controller, o *options) error {
 			return err
 		}
 		o.services = relative(c, path)
+	case "services_max_size":
+		s, err := one()
+		if err != nil {
+			return err
+		}
+		n, err := config.ParseSize(s)
+		if err != nil {
+			return c.Errf("services_max_size: %v", err)
+		}
+		o.servicesMaxSize = n
 	case "store":
 		if len(args) < 2 {
 			return c.ArgErr()

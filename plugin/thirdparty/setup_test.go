@@ -172,6 +172,19 @@ func TestParse(t *testing.T) {
 		},
 		{input: "thirdparty {\n services s.yaml\n resolver\n}", keys: []string{"."}, err: "Testfile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'resolver'"},
 		{input: "thirdparty {\n services s.yaml\n resolver 10.0.0.300\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: resolver: "10.0.0.300" is not IP, IP:PORT or a resolv.conf file: open 10.0.0.300: no such file or directory`},
+		{
+			input: "thirdparty {\n services s.yaml\n services_max_size 512KiB\n}",
+			keys:  []string{"tp.internal"},
+			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", servicesMaxSize: 512 << 10, reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
+		},
+		{
+			input: "thirdparty {\n services s.yaml\n services_max_size 1000000\n}",
+			keys:  []string{"tp.internal"},
+			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", servicesMaxSize: 1000000, reload: defaultReload, ttl: defaultTTL, probes: health.DefaultConcurrency},
+		},
+		{input: "thirdparty {\n services s.yaml\n services_max_size 64MB\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: services_max_size: "64MB" is not a size such as 64MiB, 512KiB or a number of bytes`},
+		{input: "thirdparty {\n services s.yaml\n services_max_size 0\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: services_max_size: "0" is not a size such as 64MiB, 512KiB or a number of bytes`},
+		{input: "thirdparty {\n services s.yaml\n services_max_size\n}", keys: []string{"."}, err: "Testfile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'services_max_size'"},
 		{input: "thirdparty {\n services s.yaml\n debug\n}", keys: []string{"."}, err: `Testfile:3 - Error during parsing: unknown property "debug"`},
 		{input: "thirdparty {\n services s.yaml\n}\nthirdparty {\n services t.yaml\n}", keys: []string{"."}, err: "Testfile:4 - Error during parsing: thirdparty may appear once per server block"},
 	}

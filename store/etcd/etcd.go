@@ -36,6 +36,9 @@ const (
 	// etcd again.
 	minBackoff = 500 * time.Millisecond
 	maxBackoff = 5 * time.Second
+
+	// defaultPage is how many keys one response of Load holds at most.
+	defaultPage = 10000
 )
 
 // Options configure the connection.
@@ -60,6 +63,7 @@ type Store struct {
 	endpoints string // for error messages
 	prefix    string
 	timeout   time.Duration
+	page      int64 // keys per response of Load
 
 	// ctx ends on Close, and with it the watches.
 	ctx    context.Context
@@ -87,6 +91,7 @@ func Open(o Options) (*Store, error) {
 		endpoints: strings.Join(o.Endpoints, ","),
 		prefix:    defaultPrefix,
 		timeout:   defaultTimeout,
+		page:      defaultPage,
 	}
 	if o.Prefix != "" {
 		s.prefix = strings.TrimRight(o.Prefix, "/")

@@ -309,6 +309,30 @@ func TestLoadSkipsForeignKeys(t *testing.T) {
 	}, snap)
 }
 
+// TestLoadInPages: a store read in pages, of any size, is the store read
+// in one.
+func TestLoadInPages(t *testing.T) {
+	e := test.StartEtcd(t)
+	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}})
+	ctx := context.Background()
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		_, _, err := s.PutService(ctx, name, []byte(`{"name":"`+name+`"}`))
+		require.NoError(t, err)
+		_, _, err = s.PutEndpoint(ctx, name, "10.0.0.1", []byte(`{}`), 0)
+		require.NoError(t, err)
+	}
+	whole, err := s.Load(ctx)
+	require.NoError(t, err)
+	require.Len(t, whole.Services, 5)
+	assert.Equal(t, int64(11), whole.Revision)
+	for _, page := range []int64{1, 3, 10} {
+		etcd.SetPage(s, page)
+		snap, err := s.Load(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, whole, snap, "pages of %d", page)
+	}
+}
+
 func TestHeartbeatExpires(t *testing.T) {
 	e := test.StartEtcd(t)
 	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}})

@@ -2,35 +2,63 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/tpdns/tpdns/store"
 )
 
-// Load implements store.Store: one read of the whole prefix. Endpoints
-// whose lease ran out are gone from etcd, so none are expired here; their
-// Expires is left zero.
+// Load implements store.Store: a read of the whole prefix at one
+// revision, in pages of defaultPage keys, so that neither etcd nor tpdns
+// holds a large store in one response. Endpoints whose lease ran out are
+// gone from etcd, so none are expired here; their Expires is left zero.
 func (s *Store) Load(ctx context.Context) (*store.Snapshot, error) {
-	snap := &store.Snapshot{Services: map[string][]byte{}, Endpoints: map[string]map[string]store.Endpoint{}}
+	var snap *store.Snapshot
 	err := s.do(ctx, func(ctx context.Context, cli *clientv3.Client) error {
-		resp, err := cli.Get(ctx, s.prefix+"/", clientv3.WithPrefix())
-		if err != nil {
-			return err
+		for {
+			var err error
+			snap, err = s.load(ctx, cli)
+			// Compacted past the first page's revision while reading
+			// the rest: read again, at the revision of now.
+			if !errors.Is(rpctypes.Error(err), rpctypes.ErrCompacted) {
+				return err
+			}
 		}
-		for _, kv := range resp.Kvs {
-			s.add(snap, string(kv.Key), kv.Value)
-		}
-		s.rev.Store(resp.Header.Revision)
-		snap.Revision = resp.Header.Revision
-		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.rev.Store(snap.Revision)
 	return snap, nil
+}
+
+// load reads the prefix page by page, every page at the first one's
+// revision.
+func (s *Store) load(ctx context.Context, cli *clientv3.Client) (*store.Snapshot, error) {
+	snap := &store.Snapshot{Services: map[string][]byte{}, Endpoints: map[string]map[string]store.Endpoint{}}
+	prefix := s.prefix + "/"
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithLimit(s.page)}
+	for from := prefix; ; {
+		resp, err := cli.Get(ctx, from, opts...)
+		if err != nil {
+			return nil, err
+		}
+		if snap.Revision == 0 {
+			snap.Revision = resp.Header.Revision
+			opts = append(opts, clientv3.WithRev(snap.Revision))
+		}
+		for _, kv := range resp.Kvs {
+			s.add(snap, string(kv.Key), kv.Value)
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return snap, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00" // the next key
+	}
 }
 
 // PutService implements store.Store.
