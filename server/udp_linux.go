@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,21 +17,11 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
-
-	"github.com/tpdns/tpdns/plugin"
 )
 
 // udpBatch is how many datagrams one recvmmsg reads, and one sendmmsg
 // writes, at most.
 const udpBatch = 32
-
-// udpReceiveBuffer is the receive buffer asked for on a UDP socket, which
-// the kernel caps at net.core.rmem_max. Its default, 208 KiB, holds some
-// 200 queries on loopback, a millisecond at 200,000 queries a second: a
-// reader off its CPU for longer (the scheduler, a GC pause) and the kernel
-// drops the queries that come meanwhile, which their clients retry only
-// seconds later. 4 MiB holds some 20 ms of them.
-const udpReceiveBuffer = 4 << 20
 
 // controlLen holds one IP_PKTINFO or IPV6_PKTINFO control message.
 var controlLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
@@ -40,18 +31,6 @@ var controlLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 // path can answer, writes those replies in one batch, and hands every
 // other query (declined by the packet path, or one it panicked on) to the
 // chain in a goroutine of its own, as miekg/dns does.
-//
-// recvmmsg and sendmmsg are raw system calls (RawSyscall6), made with
-// MSG_DONTWAIT: they never block, an empty socket or a full buffer returns
-// EAGAIN and the reader waits in the netpoller. A Go system call (Syscall6)
-// tells the scheduler that the goroutine may block: when no processor is
-// idle (every one reading, or GOMAXPROCS 1), sysmon takes the processor
-// from a call that has lasted one of its ticks (20 µs or more, which a
-// batch on loopback does) and hands it off, and the reader must get it
-// back when the call returns; and as long as it takes one, sysmon keeps
-// waking every 20 µs. Under load (one core) that was an eighth of the
-// server's CPU time per query. A raw call keeps the processor for the tens
-// of microseconds the call takes.
 type udpServer struct {
 	s       *Server
 	conn    *net.UDPConn
@@ -62,9 +41,6 @@ type udpServer struct {
 	stopping atomic.Bool
 	readers  sync.WaitGroup
 	handlers sync.WaitGroup // queries in the chain
-	// all are the readers, made before they start (for the tests, which
-	// count what each socket read).
-	all []*udpReader
 }
 
 // newUDPServer returns the batched server of pc, or nil when pc is not a
@@ -83,7 +59,6 @@ func newUDPServer(s *Server, pc net.PacketConn) *udpServer {
 		return nil
 	}
 	u := &udpServer{s: s, conn: conn, raw: raw, local: local.AddrPort()}
-	u.growReceiveBuffer()
 	if u.local.Addr().IsUnspecified() {
 		if err := u.enablePktinfo(); err != nil {
 			return nil
@@ -91,18 +66,6 @@ func newUDPServer(s *Server, pc net.PacketConn) *udpServer {
 		u.pktinfo = true
 	}
 	return u
-}
-
-// growReceiveBuffer raises the socket's receive buffer to udpReceiveBuffer,
-// as far as the kernel allows; never lowers it (an administrator's larger
-// default, a socket handed over by a reload).
-func (u *udpServer) growReceiveBuffer() {
-	_ = u.raw.Control(func(fd uintptr) {
-		// The kernel reports twice what was set, its overhead included.
-		if have, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && have/2 < udpReceiveBuffer {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, udpReceiveBuffer)
-		}
-	})
 }
 
 // enablePktinfo asks for the destination address of every datagram, so
@@ -128,29 +91,23 @@ func (u *udpServer) enablePktinfo() error {
 	return errors.Join(cerr, err)
 }
 
-// serve runs the reader of the socket and returns when it has stopped.
-// One reader a socket, as miekg/dns (and so CoreDNS) serves one: more cores
-// read an address with more sockets (multisocket). Several readers taking
-// turns at one socket left one of them waiting for the socket's read lock
-// after a stop (TestTruncatedReplyIsAskedOverTCP's goroutine check).
+// serve runs one reader per processor and returns when they have stopped.
 func (u *udpServer) serve(started func()) error {
-	u.all = []*udpReader{newUDPReader(u)}
-	var err error
-	u.readers.Go(func() { err = u.all[0].run() })
+	n := runtime.GOMAXPROCS(0)
+	errs := make([]error, n)
+	for i := range n {
+		u.readers.Go(func() { errs[i] = newUDPReader(u).run() })
+	}
 	started()
 	u.readers.Wait()
 	if u.stopping.Load() {
 		return nil
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // stop stops reading and waits, until ctx ends, for the queries read to be
-// answered; then it closes the socket, not waiting for the server's other
-// listeners: a socket of a reuseport group (multisocket) that no newer
-// configuration took over (a reload to fewer sockets) gets its share of
-// the datagrams until it closes, and loses those it holds then. Closing
-// one that was handed over closes this server's copy only.
+// answered.
 func (u *udpServer) stop(ctx context.Context) {
 	u.stopping.Store(true)
 	// Wakes the readers; it fails only on a closed socket, whose readers
@@ -164,18 +121,14 @@ func (u *udpServer) stop(ctx context.Context) {
 	}()
 	select {
 	case <-done:
-		u.conn.Close()
 	case <-ctx.Done():
-		// The chain's replies still to come need the socket: Server.Stop
-		// closes it.
 	}
 }
 
 // udpReader is one reader of a udpServer and the buffers it owns.
 type udpReader struct {
-	u         *udpServer
-	packets   packetReader
-	datagrams atomic.Uint64 // read so far
+	u       *udpServer
+	packets packetReader
 
 	in      [udpBatch]unix.Mmsghdr
 	inIov   [udpBatch]unix.Iovec
@@ -187,7 +140,6 @@ type udpReader struct {
 	outIov   [udpBatch]unix.Iovec
 	replies  [udpBatch][]byte
 	answered [udpBatch]observedPacket
-	observed [udpBatch]plugin.PacketObserved // the batch observers', by chain
 }
 
 func newUDPReader(u *udpServer) *udpReader {
@@ -223,7 +175,6 @@ func (r *udpReader) run() error {
 			}
 			return err
 		}
-		r.datagrams.Add(uint64(n))
 		r.answer(n)
 	}
 }
@@ -245,8 +196,7 @@ func (r *udpReader) read() (int, error) {
 	var n int
 	var errno syscall.Errno
 	err := r.u.raw.Read(func(fd uintptr) bool {
-		// A raw system call: see udpServer.
-		got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN {
 			return false
 		}
@@ -298,14 +248,12 @@ func (r *udpReader) answer(n int) {
 		return
 	}
 	took := time.Since(start)
-	// The replies go out first: observing them does not delay them.
-	if out > 0 {
-		r.write(out)
-	}
 	for _, a := range r.answered[:answered] {
 		s.observePacket(a, took)
 	}
-	s.observeBatch(r.answered[:answered], took, r.observed[:0])
+	if out > 0 {
+		r.write(out)
+	}
 }
 
 // write writes the first n replies; one that cannot be sent is dropped, as
@@ -314,7 +262,7 @@ func (r *udpReader) write(n int) {
 	for sent := 0; sent < n; {
 		var errno syscall.Errno
 		err := r.u.raw.Write(func(fd uintptr) bool {
-			got, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
+			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
 			if e == unix.EAGAIN {
 				return false
 			}
