@@ -185,6 +185,8 @@ func TestEventStream(t *testing.T) {
 	defer a.Close()
 	b := listen(t, "127.0.0.32:"+port)
 	f := startAPIFixture(t, "", "", map[string]string{"services.yaml": checkedRegistry(port, map[string][]string{"db": {"127.0.0.31", "127.0.0.32"}})})
+	// Both probed before the stream opens: its first health event is .32's.
+	f.waitState(t, "db", "127.0.0.31", "healthy")
 	f.waitState(t, "db", "127.0.0.32", "healthy")
 
 	s := openEvents(t, f, f.token)
