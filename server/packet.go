@@ -100,8 +100,9 @@ func (c *packetChain) resolve() {
 // same passers' ServeDNS.
 func (s *Server) observePacket(o observedPacket, took time.Duration) {
 	defer s.recoverPacket("the reply goes out unobserved")
+	addr := o.client.Addr()
 	o.chain.observe(plugin.PacketObserved{
-		Type: o.qtype, Rcode: o.rcode, IPv6: o.ipv6,
+		Type: o.qtype, Rcode: o.rcode, IPv6: addr.Is6() && !addr.Is4In6(),
 		QuerySize: len(o.query), ReplySize: len(o.reply), Took: took,
 		Client: o.client, Query: o.query, Reply: o.reply,
 	})
@@ -139,14 +140,12 @@ type packetAnswer struct {
 // are the reader's buffers, valid until it reads the next batch.
 type observedPacket struct {
 	packetAnswer
-	ipv6         bool
 	client       netip.AddrPort
 	query, reply []byte
 }
 
 func observed(a packetAnswer, q []byte, client netip.AddrPort, reply []byte) observedPacket {
-	addr := client.Addr()
-	return observedPacket{a, addr.Is6() && !addr.Is4In6(), client, q, reply}
+	return observedPacket{a, client, q, reply}
 }
 
 // packetReader reads queries for the packet path; one per UDP loop, never

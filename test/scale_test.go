@@ -83,31 +83,17 @@ func BenchmarkScaleLoad100k(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	var loads, cpu, rss, settled, hwm []float64
+	var starts scaleStarts
 	var p *Process
 	b.ResetTimer()
 	for i := range b.N {
 		if p != nil {
 			stopProcess(p)
 		}
-		start := time.Now()
-		p = StartBinary(b, tpdnsBinary, corefile, "", "--quiet")
-		scaleWait(b, p, 60*time.Second, "svc-99999 A", func() bool {
-			return len(scaleA(addr, scaleLast)) == scaleEndpoints
-		})
-		loads, cpu = append(loads, ms(time.Since(start))), append(cpu, procCPU(b, p.Cmd.Process.Pid))
-		status := procStatus(b, p.Cmd.Process.Pid)
-		rss, hwm = append(rss, status["VmRSS"]), append(hwm, status["VmHWM"])
-		settled = append(settled, settledRSS(b, p.Cmd.Process.Pid, 3*time.Second))
-		b.Logf("run %d: load %.0f ms (%.0f ms of CPU), VmRSS %.0f MiB (%.0f MiB settled), VmHWM %.0f MiB", i, loads[i], cpu[i], rss[i], settled[i], hwm[i])
+		p = starts.measure(b, i, corefile, addr)
 	}
 	b.StopTimer()
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(median(loads), "load-ms")
-	b.ReportMetric(median(cpu), "load-cpu-ms")
-	b.ReportMetric(median(rss), "rss-MiB")
-	b.ReportMetric(median(settled), "rss-settled-MiB")
-	b.ReportMetric(median(hwm), "hwm-MiB")
+	starts.report(b)
 
 	reload, total := scaleReload(b, p, registry, addr)
 	b.ReportMetric(ms(reload), "reload-ms")
@@ -659,28 +645,44 @@ func BenchmarkScaleEtcdLoad100k(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	var loads, cpu, rss, settled, hwm []float64
+	var starts scaleStarts
 	b.ResetTimer()
 	for i := range b.N {
-		start := time.Now()
-		p := StartBinary(b, tpdnsBinary, corefile, "", "--quiet")
-		scaleWait(b, p, 60*time.Second, "svc-99999 A", func() bool {
-			return len(scaleA(addr, scaleLast)) == scaleEndpoints
-		})
-		loads, cpu = append(loads, ms(time.Since(start))), append(cpu, procCPU(b, p.Cmd.Process.Pid))
-		status := procStatus(b, p.Cmd.Process.Pid)
-		rss, hwm = append(rss, status["VmRSS"]), append(hwm, status["VmHWM"])
-		settled = append(settled, settledRSS(b, p.Cmd.Process.Pid, 3*time.Second))
-		stopProcess(p)
-		b.Logf("run %d: load %.0f ms (%.0f ms of CPU), VmRSS %.0f MiB (%.0f MiB settled), VmHWM %.0f MiB", i, loads[i], cpu[i], rss[i], settled[i], hwm[i])
+		stopProcess(starts.measure(b, i, corefile, addr))
 	}
 	b.StopTimer()
+	starts.report(b)
+}
+
+// scaleStarts are the figures of the binary's starts on the 100,000
+// services, one per run.
+type scaleStarts struct{ loads, cpu, rss, settled, hwm []float64 }
+
+// measure starts the binary on corefile, waits until the last service
+// answers on addr, and records run i's figures; it returns the process.
+func (f *scaleStarts) measure(b *testing.B, i int, corefile, addr string) *Process {
+	start := time.Now()
+	p := StartBinary(b, tpdnsBinary, corefile, "", "--quiet")
+	scaleWait(b, p, 60*time.Second, "svc-99999 A", func() bool {
+		return len(scaleA(addr, scaleLast)) == scaleEndpoints
+	})
+	f.loads, f.cpu = append(f.loads, ms(time.Since(start))), append(f.cpu, procCPU(b, p.Cmd.Process.Pid))
+	status := procStatus(b, p.Cmd.Process.Pid)
+	f.rss, f.hwm = append(f.rss, status["VmRSS"]), append(f.hwm, status["VmHWM"])
+	f.settled = append(f.settled, settledRSS(b, p.Cmd.Process.Pid, 3*time.Second))
+	b.Logf("run %d: load %.0f ms (%.0f ms of CPU), VmRSS %.0f MiB (%.0f MiB settled), VmHWM %.0f MiB",
+		i, f.loads[i], f.cpu[i], f.rss[i], f.settled[i], f.hwm[i])
+	return p
+}
+
+// report reports the medians of the runs.
+func (f *scaleStarts) report(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(median(loads), "load-ms")
-	b.ReportMetric(median(cpu), "load-cpu-ms")
-	b.ReportMetric(median(rss), "rss-MiB")
-	b.ReportMetric(median(settled), "rss-settled-MiB")
-	b.ReportMetric(median(hwm), "hwm-MiB")
+	b.ReportMetric(median(f.loads), "load-ms")
+	b.ReportMetric(median(f.cpu), "load-cpu-ms")
+	b.ReportMetric(median(f.rss), "rss-MiB")
+	b.ReportMetric(median(f.settled), "rss-settled-MiB")
+	b.ReportMetric(median(f.hwm), "hwm-MiB")
 }
 
 // scaleEtcdFlags let the benchmark's etcd take the registry in a few large
