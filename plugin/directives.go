@@ -16,9 +16,10 @@ const ServerType = "tpdns"
 // chainOrder is the order in which directives are set up and, for those that
 // add a handler, the order of the chain from outermost to innermost. A
 // directive's position here, not in the Corefile, decides where it runs.
-// bind and timeouts only configure the server block and add no handler.
+// bind, timeouts and multisocket only configure the server block and add
+// no handler.
 var chainOrder = []string{
-	"bind", "timeouts",
+	"bind", "timeouts", "multisocket",
 	"reload", "health", "ready", "prometheus",
 	"errors", "log", "rrl", "acl", "tsig", "cache",
 	"thirdparty", "forward",
@@ -103,6 +104,10 @@ type Block struct {
 	Stacktrace bool
 	// TCP are the limits of the block's DNS-over-TCP connections.
 	TCP TCPLimits
+	// NumSockets is how many sockets (UDP and TCP each) the block's
+	// listeners open on their address, with SO_REUSEPORT; 0 is one,
+	// without. The first block to listen on an address decides.
+	NumSockets int
 	// TSIG are the keys of the block's tsig directive; the server verifies
 	// signed queries and signs their replies with the keys of every block
 	// it serves.

@@ -31,6 +31,7 @@ type packetChain struct {
 	checks    []plugin.PacketCheck    // resolved on first use, as ServeDNS resolves its series
 	observers []plugin.PacketObserver // likewise
 	limits    []plugin.PacketLimit    // likewise
+	batch     batchObservers          // likewise (packetbatch.go)
 }
 
 // newPacketChain returns the packet path of the chain whose handlers are
@@ -100,12 +101,7 @@ func (c *packetChain) resolve() {
 // same passers' ServeDNS.
 func (s *Server) observePacket(o observedPacket, took time.Duration) {
 	defer s.recoverPacket("the reply goes out unobserved")
-	addr := o.client.Addr()
-	o.chain.observe(plugin.PacketObserved{
-		Type: o.qtype, Rcode: o.rcode, IPv6: addr.Is6() && !addr.Is4In6(),
-		QuerySize: len(o.query), ReplySize: len(o.reply), Took: took,
-		Client: o.client, Query: o.query, Reply: o.reply,
-	})
+	o.chain.observe(packetObserved(o, took))
 }
 
 // Header flags and offsets of a DNS message (RFC 1035 section 4.1.1).

@@ -135,6 +135,9 @@ func (c *dnsContext) servers() ([]*Server, error) {
 				s, ok := byAddr[addr]
 				if !ok {
 					s = newServer(addr, c.input.Quiet)
+					// As in CoreDNS, the first block to listen on an
+					// address decides how many sockets it has.
+					s.numSockets = max(b.NumSockets, 1)
 					byAddr[addr] = s
 					order = append(order, addr)
 				}
@@ -161,11 +164,36 @@ func (c *dnsContext) servers() ([]*Server, error) {
 	if err := checkOverlap(order); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.input.Filename, err)
 	}
-	servers := make([]*Server, len(order))
-	for i, addr := range order {
-		servers[i] = byAddr[addr]
+	var servers []*Server
+	for _, addr := range order {
+		servers = append(servers, byAddr[addr].withSiblings()...)
 	}
 	return servers, nil
+}
+
+// withSiblings returns s and the servers of the other sockets of its
+// address (multisocket), s.numSockets in all: caddy gives each server a
+// socket of its own (and hands each one's over on a reload), and they
+// share s's zones, limits and keys, and so its chains. Each keeps at most
+// its share of the connections max_connections allows the address: the
+// kernel spreads the connections evenly over the sockets.
+func (s *Server) withSiblings() []*Server {
+	if s.numSockets <= 1 {
+		return []*Server{s}
+	}
+	s.tcp = withDefaults(s.tcp)
+	if s.tcp.MaxConnections > 0 {
+		s.tcp.MaxConnections = (s.tcp.MaxConnections + s.numSockets - 1) / s.numSockets
+	}
+	s.siblings = make([]*Server, s.numSockets)
+	s.siblings[0] = s
+	for i := 1; i < s.numSockets; i++ {
+		s.siblings[i] = &Server{
+			addr: s.addr, zones: s.zones, quiet: s.quiet, tcp: s.tcp, tsig: s.tsig,
+			panicSites: s.panicSites, numSockets: s.numSockets, siblings: s.siblings,
+		}
+	}
+	return s.siblings
 }
 
 // mergeTCPLimits adds what one block's timeouts set to the limits of a

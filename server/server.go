@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -44,7 +45,13 @@ type Server struct {
 	// are verified with them and their replies signed; nil without tsig.
 	tsig plugin.TSIGKeys
 
-	panicSites panicSites // of the packet path, logged with their stacks
+	panicSites *panicSites // of the packet path, logged with their stacks; shared with its siblings
+
+	// numSockets is how many sockets its address has (multisocket), each
+	// served by one of siblings, the servers of the address in this
+	// configuration (s among them; nil with one socket).
+	numSockets int
+	siblings   []*Server
 
 	// successor is the server of the configuration that replaced this
 	// one on its address, once it serves (see handOver); predecessors are
@@ -96,7 +103,16 @@ var _ caddy.GracefulServer = (*Server)(nil)
 func (s *Server) label() string { return "dns://" + s.addr }
 
 func newServer(addr string, quiet bool) *Server {
-	return &Server{addr: addr, zones: map[string]*zoneConfig{}, quiet: quiet}
+	return &Server{addr: addr, zones: map[string]*zoneConfig{}, quiet: quiet, panicSites: &panicSites{}, numSockets: 1}
+}
+
+// group is the servers of s's address in its configuration: its siblings,
+// or s alone.
+func (s *Server) group() []*Server {
+	if s.siblings == nil {
+		return []*Server{s}
+	}
+	return s.siblings
 }
 
 // Address implements caddy.GracefulServer: reloads pair old and new servers
@@ -108,7 +124,11 @@ func (s *Server) WrapListener(ln net.Listener) net.Listener { return ln }
 
 // Listen implements caddy.TCPServer.
 func (s *Server) Listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", s.addr)
+	lc, err := s.listenConfig()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", s.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -118,12 +138,49 @@ func (s *Server) Listen() (net.Listener, error) {
 
 // ListenPacket implements caddy.UDPServer.
 func (s *Server) ListenPacket() (net.PacketConn, error) {
-	pc, err := net.ListenPacket("udp", s.addr)
+	lc, err := s.listenConfig()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := lc.ListenPacket(context.Background(), "udp", s.addr)
 	if err != nil {
 		return nil, err
 	}
 	s.remember(pc)
 	return pc, nil
+}
+
+// listenConfig is how s opens a socket: with SO_REUSEPORT when its address
+// has several (multisocket), so that each of them binds the address and
+// the kernel spreads the datagrams and connections over them by their
+// addresses and ports. The sockets s replaces (a reload) share the address
+// until they close, and caddy hands some of them over: they are given
+// SO_REUSEPORT as well first, which Linux honours on a bound socket, for a
+// reload to a configuration with multisocket from one without.
+func (s *Server) listenConfig() (*net.ListenConfig, error) {
+	if s.numSockets <= 1 {
+		return &net.ListenConfig{}, nil
+	}
+	for _, p := range s.predecessors {
+		if err := p.reusePort(); err != nil {
+			return nil, fmt.Errorf("multisocket: cannot share %s with the sockets of the configuration it replaces: %w", printableAddr(s.addr), err)
+		}
+	}
+	return &net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error { return reusePortRaw(c) }}, nil
+}
+
+// reusePort sets SO_REUSEPORT on the sockets of s.
+func (s *Server) reusePort() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sock := range s.sockets {
+		if c, ok := sock.(syscall.Conn); ok {
+			if err := reusePort(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // remember keeps a socket so that Stop closes it even if it is never served
@@ -233,17 +290,19 @@ func (s *Server) Stop() error {
 	next := s.successor.Load()
 	s.mu.Unlock()
 	if next != nil {
-		next.mu.Lock()
-		next.predecessors = slices.DeleteFunc(next.predecessors, func(p *Server) bool { return p == s })
-		next.mu.Unlock()
+		for _, n := range next.group() {
+			n.mu.Lock()
+			n.predecessors = slices.DeleteFunc(n.predecessors, func(p *Server) bool { return p == s })
+			n.mu.Unlock()
+		}
 	}
 	return nil
 }
 
 // OnStartupComplete implements caddy.AfterStartup: it lists what is served.
 func (s *Server) OnStartupComplete() {
-	if s.quiet {
-		return
+	if s.quiet || s.group()[0] != s {
+		return // quiet, or one of its siblings lists the zones
 	}
 	host, port, _ := net.SplitHostPort(s.addr)
 	for _, zone := range slices.Sorted(maps.Keys(s.zones)) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,11 +16,21 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/tpdns/tpdns/plugin"
 )
 
 // udpBatch is how many datagrams one recvmmsg reads, and one sendmmsg
 // writes, at most.
 const udpBatch = 32
+
+// udpReceiveBuffer is the receive buffer asked for on a UDP socket, which
+// the kernel caps at net.core.rmem_max. Its default, 208 KiB, holds some
+// 200 queries on loopback, a millisecond at 200,000 queries a second: a
+// reader off its CPU for longer (the scheduler, a GC pause) and the kernel
+// drops the queries that come meanwhile, which their clients retry only
+// seconds later. 4 MiB holds some 20 ms of them.
+const udpReceiveBuffer = 4 << 20
 
 // controlLen holds one IP_PKTINFO or IPV6_PKTINFO control message.
 var controlLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
@@ -31,6 +40,18 @@ var controlLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 // path can answer, writes those replies in one batch, and hands every
 // other query (declined by the packet path, or one it panicked on) to the
 // chain in a goroutine of its own, as miekg/dns does.
+//
+// recvmmsg and sendmmsg are raw system calls (RawSyscall6), made with
+// MSG_DONTWAIT: they never block, an empty socket or a full buffer returns
+// EAGAIN and the reader waits in the netpoller. A Go system call (Syscall6)
+// tells the scheduler that the goroutine may block: when no processor is
+// idle (every one reading, or GOMAXPROCS 1), sysmon takes the processor
+// from a call that has lasted one of its ticks (20 µs or more, which a
+// batch on loopback does) and hands it off, and the reader must get it
+// back when the call returns; and as long as it takes one, sysmon keeps
+// waking every 20 µs. Under load (one core) that was an eighth of the
+// server's CPU time per query. A raw call keeps the processor for the tens
+// of microseconds the call takes.
 type udpServer struct {
 	s       *Server
 	conn    *net.UDPConn
@@ -41,6 +62,9 @@ type udpServer struct {
 	stopping atomic.Bool
 	readers  sync.WaitGroup
 	handlers sync.WaitGroup // queries in the chain
+	// all are the readers, made before they start (for the tests, which
+	// count what each socket read).
+	all []*udpReader
 }
 
 // newUDPServer returns the batched server of pc, or nil when pc is not a
@@ -59,6 +83,7 @@ func newUDPServer(s *Server, pc net.PacketConn) *udpServer {
 		return nil
 	}
 	u := &udpServer{s: s, conn: conn, raw: raw, local: local.AddrPort()}
+	u.growReceiveBuffer()
 	if u.local.Addr().IsUnspecified() {
 		if err := u.enablePktinfo(); err != nil {
 			return nil
@@ -66,6 +91,18 @@ func newUDPServer(s *Server, pc net.PacketConn) *udpServer {
 		u.pktinfo = true
 	}
 	return u
+}
+
+// growReceiveBuffer raises the socket's receive buffer to udpReceiveBuffer,
+// as far as the kernel allows; never lowers it (an administrator's larger
+// default, a socket handed over by a reload).
+func (u *udpServer) growReceiveBuffer() {
+	_ = u.raw.Control(func(fd uintptr) {
+		// The kernel reports twice what was set, its overhead included.
+		if have, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && have/2 < udpReceiveBuffer {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, udpReceiveBuffer)
+		}
+	})
 }
 
 // enablePktinfo asks for the destination address of every datagram, so
@@ -91,23 +128,32 @@ func (u *udpServer) enablePktinfo() error {
 	return errors.Join(cerr, err)
 }
 
-// serve runs one reader per processor and returns when they have stopped.
+// serve runs the reader of the socket, in the caller's goroutine, and
+// returns when it has stopped. One reader a socket, as miekg/dns (and so
+// CoreDNS) serves one: more cores read an address with more sockets
+// (multisocket). The reader is not a goroutine of its own: caddy starts
+// the one calling ServePacket before its Start returns, and a goroutine
+// started later would outlive a goroutine check taken in between (one
+// server started after another).
 func (u *udpServer) serve(started func()) error {
-	n := runtime.GOMAXPROCS(0)
-	errs := make([]error, n)
-	for i := range n {
-		u.readers.Go(func() { errs[i] = newUDPReader(u).run() })
-	}
+	r := newUDPReader(u)
+	u.all = []*udpReader{r}
+	u.readers.Add(1)
+	defer u.readers.Done()
 	started()
-	u.readers.Wait()
+	err := r.run()
 	if u.stopping.Load() {
 		return nil
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // stop stops reading and waits, until ctx ends, for the queries read to be
-// answered.
+// answered; then it closes the socket, not waiting for the server's other
+// listeners: a socket of a reuseport group (multisocket) that no newer
+// configuration took over (a reload to fewer sockets) gets its share of
+// the datagrams until it closes, and loses those it holds then. Closing
+// one that was handed over closes this server's copy only.
 func (u *udpServer) stop(ctx context.Context) {
 	u.stopping.Store(true)
 	// Wakes the readers; it fails only on a closed socket, whose readers
@@ -121,14 +167,18 @@ func (u *udpServer) stop(ctx context.Context) {
 	}()
 	select {
 	case <-done:
+		u.conn.Close()
 	case <-ctx.Done():
+		// The chain's replies still to come need the socket: Server.Stop
+		// closes it.
 	}
 }
 
 // udpReader is one reader of a udpServer and the buffers it owns.
 type udpReader struct {
-	u       *udpServer
-	packets packetReader
+	u         *udpServer
+	packets   packetReader
+	datagrams atomic.Uint64 // read so far
 
 	in      [udpBatch]unix.Mmsghdr
 	inIov   [udpBatch]unix.Iovec
@@ -140,6 +190,7 @@ type udpReader struct {
 	outIov   [udpBatch]unix.Iovec
 	replies  [udpBatch][]byte
 	answered [udpBatch]observedPacket
+	observed [udpBatch]plugin.PacketObserved // the batch observers', by chain
 }
 
 func newUDPReader(u *udpServer) *udpReader {
@@ -175,6 +226,7 @@ func (r *udpReader) run() error {
 			}
 			return err
 		}
+		r.datagrams.Add(uint64(n))
 		r.answer(n)
 	}
 }
@@ -196,7 +248,8 @@ func (r *udpReader) read() (int, error) {
 	var n int
 	var errno syscall.Errno
 	err := r.u.raw.Read(func(fd uintptr) bool {
-		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+		// A raw system call: see udpServer.
+		got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN {
 			return false
 		}
@@ -248,12 +301,14 @@ func (r *udpReader) answer(n int) {
 		return
 	}
 	took := time.Since(start)
-	for _, a := range r.answered[:answered] {
-		s.observePacket(a, took)
-	}
+	// The replies go out first: observing them does not delay them.
 	if out > 0 {
 		r.write(out)
 	}
+	for _, a := range r.answered[:answered] {
+		s.observePacket(a, took)
+	}
+	s.observeBatch(r.answered[:answered], took, r.observed[:0])
 }
 
 // write writes the first n replies; one that cannot be sent is dropped, as
@@ -262,7 +317,7 @@ func (r *udpReader) write(n int) {
 	for sent := 0; sent < n; {
 		var errno syscall.Errno
 		err := r.u.raw.Write(func(fd uintptr) bool {
-			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
+			got, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
 			if e == unix.EAGAIN {
 				return false
 			}

@@ -35,7 +35,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 func TestPluginsListsDirectivesInChainOrder(t *testing.T) {
 	code, out, _ := runCLI(t, "", "--plugins")
 	assert.Equal(t, 0, code)
-	assert.Equal(t, "bind\ntimeouts\nreload\nhealth\nready\nprometheus\nerrors\nlog\nrrl\nacl\ntsig\ncache\nthirdparty\nforward\nwhoami\n", out)
+	assert.Equal(t, "bind\ntimeouts\nmultisocket\nreload\nhealth\nready\nprometheus\nerrors\nlog\nrrl\nacl\ntsig\ncache\nthirdparty\nforward\nwhoami\n", out)
 }
 
 func TestVersion(t *testing.T) {
@@ -161,7 +161,7 @@ func TestCorefileFromStdinAndGracefulStop(t *testing.T) {
 func TestCoreDNSFlags(t *testing.T) {
 	code, out, _ := runCLI(t, "", "-plugins")
 	assert.Equal(t, 0, code)
-	assert.True(t, strings.HasPrefix(out, "bind\ntimeouts\nreload\n"), out)
+	assert.True(t, strings.HasPrefix(out, "bind\ntimeouts\nmultisocket\nreload\n"), out)
 	code, out, _ = runCLI(t, "", "-version")
 	assert.Equal(t, 0, code)
 	assert.True(t, strings.HasPrefix(out, "tpdns-"), out)

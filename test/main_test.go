@@ -14,6 +14,7 @@ import (
 	_ "github.com/tpdns/tpdns/plugin/forward"
 	_ "github.com/tpdns/tpdns/plugin/health"
 	_ "github.com/tpdns/tpdns/plugin/log"
+	_ "github.com/tpdns/tpdns/plugin/multisocket"
 	_ "github.com/tpdns/tpdns/plugin/prometheus"
 	_ "github.com/tpdns/tpdns/plugin/ready"
 	_ "github.com/tpdns/tpdns/plugin/reload"

@@ -31,18 +31,17 @@ var (
 		Namespace: Namespace, Subsystem: "dns", Name: "responses_total",
 		Help: "Counter of response status codes.",
 	}, []string{"server", "zone", "rcode"})
-	duration = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Subsystem: "dns", Name: "request_duration_seconds",
-		Help: "Histogram of the time (in seconds) each request took per zone.", Buckets: durationBuckets,
-	}, []string{"server", "zone", "type"})
-	requestSize = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Subsystem: "dns", Name: "request_size_bytes",
-		Help: "Size of the request in bytes, per zone and protocol.", Buckets: sizeBuckets,
-	}, []string{"server", "zone", "proto"})
-	responseSize = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Subsystem: "dns", Name: "response_size_bytes",
-		Help: "Size of the returned response in bytes, per zone and protocol.", Buckets: sizeBuckets,
-	}, []string{"server", "zone", "proto"})
+	// The histograms are this package's (see histogramVec): durations in
+	// nanoseconds, exposed in seconds, sizes in bytes.
+	duration = newHistogramVec(Namespace+"_dns_request_duration_seconds",
+		"Histogram of the time (in seconds) each request took per zone.",
+		[]string{"server", "zone", "type"}, durationBuckets, 1e9)
+	requestSize = newHistogramVec(Namespace+"_dns_request_size_bytes",
+		"Size of the request in bytes, per zone and protocol.",
+		[]string{"server", "zone", "proto"}, sizeBuckets, 1)
+	responseSize = newHistogramVec(Namespace+"_dns_response_size_bytes",
+		"Size of the returned response in bytes, per zone and protocol.",
+		[]string{"server", "zone", "proto"}, sizeBuckets, 1)
 )
 
 // buildInfo is CoreDNS's coredns_build_info: one series, 1, whose labels
@@ -52,7 +51,13 @@ var buildInfo = promauto.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "A metric with a constant '1' value labeled by version, revision, and goversion from which tpdns was built.",
 }, []string{"version", "revision", "goversion"})
 
-func init() { SetBuildInfo("unknown", "unknown") }
+func init() {
+	prometheus.MustRegister(duration, requestSize, responseSize)
+	SetBuildInfo("unknown", "unknown")
+	if len(sizeBuckets) > maxBuckets {
+		panic("prometheus: more size buckets than a tally holds")
+	}
+}
 
 // SetBuildInfo sets the version and the revision (the git commit) that
 // tpdns_build_info tells, "unknown" until a command sets them: command

@@ -41,11 +41,15 @@ func (m *Metrics) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	return rcode, err
 }
 
-// PassPackets implements plugin.PacketPasser: the replies of the packet
-// path (UDP only) are counted as the ones that pass through ServeDNS.
-func (m *Metrics) PassPackets(server, zone string) plugin.PacketObserver {
-	h := m.handlesFor(server, zone)
-	return func(o plugin.PacketObserved) { h.report(false, o) }
+// PassPackets implements plugin.PacketPasser: it counts the replies of
+// the packet path by batch (PassPacketBatches), none one by one.
+func (m *Metrics) PassPackets(server, zone string) plugin.PacketObserver { return nil }
+
+// PassPacketBatches implements plugin.PacketBatchPasser: the replies of
+// the packet path (UDP only) are counted as the ones that pass through
+// ServeDNS, a batch at a time.
+func (m *Metrics) PassPacketBatches(server, zone string) plugin.PacketBatchObserver {
+	return m.handlesFor(server, zone).reportBatch
 }
 
 // Name implements plugin.Handler.

@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,11 +17,11 @@ import (
 type handles struct {
 	server, zone string
 
-	requests      [2][2][len(monitoredTypes) + 1]atomic.Pointer[prometheus.Counter] // by proto, family, type
-	durations     [len(monitoredTypes) + 1]atomic.Pointer[prometheus.Observer]      // by type
-	responses     [len(rcodeNames)]atomic.Pointer[prometheus.Counter]               // by rcode
-	requestSizes  [2]atomic.Pointer[prometheus.Observer]                            // by proto
-	responseSizes [2]atomic.Pointer[prometheus.Observer]                            // by proto
+	requests      [2][2][numTypes]atomic.Pointer[prometheus.Counter]  // by proto, family, type
+	durations     [numTypes]atomic.Pointer[histogram]                 // by type
+	responses     [len(rcodeNames)]atomic.Pointer[prometheus.Counter] // by rcode
+	requestSizes  [2]atomic.Pointer[histogram]                        // by proto
+	responseSizes [2]atomic.Pointer[histogram]                        // by proto
 }
 
 // The label values of proto and family, as CoreDNS's: by index, [0] for
@@ -38,11 +39,15 @@ var monitoredTypes = [...]uint16{
 	dns.TypeHTTPS, dns.TypeSVCB, dns.TypeIXFR, dns.TypeAXFR, dns.TypeANY,
 }
 
+// numTypes is how many values the type label has: the monitored types and
+// "other".
+const numTypes = len(monitoredTypes) + 1
+
 // typeIndex maps a query type below 256 (every monitored one is) to its
 // index in typeNames; 0 is "other".
 var (
 	typeIndex [256]uint8
-	typeNames [len(monitoredTypes) + 1]string
+	typeNames [numTypes]string
 )
 
 // rcodeNames are the rcodes' label values by rcode, "other" past the last
@@ -90,11 +95,57 @@ func index(b bool) int {
 func (h *handles) report(tcp bool, o plugin.PacketObserved) {
 	proto, t := index(tcp), typeOf(o.Type)
 	h.request(proto, index(o.IPv6), t).Inc()
-	h.duration(t).Observe(o.Took.Seconds())
-	h.requestSize(proto).Observe(float64(o.QuerySize))
-	h.responseSize(proto).Observe(float64(o.ReplySize))
+	h.duration(t).observe(nanoseconds(o.Took), 1)
+	h.requestSize(proto).observe(uint64(o.QuerySize), 1)
+	h.responseSize(proto).observe(uint64(o.ReplySize), 1)
 	h.response(rcodeOf(o.Rcode)).Inc()
 }
+
+// reportBatch counts the replies of one batch of the packet path (UDP),
+// which share their Took: it counts them on the stack first, then adds to
+// each series used once, so that the memory the readers share is written
+// once a batch, not once a reply.
+func (h *handles) reportBatch(batch []plugin.PacketObserved) {
+	if len(batch) == 0 {
+		return
+	}
+	var (
+		requests            [2][numTypes]uint32 // by family, type
+		rcodes              [len(rcodeNames)]uint32
+		reqSizes, respSizes tally
+	)
+	reqSeries, respSeries := h.requestSize(0), h.responseSize(0)
+	for i := range batch {
+		o := &batch[i]
+		requests[index(o.IPv6)][typeOf(o.Type)]++
+		rcodes[rcodeOf(o.Rcode)]++
+		reqSizes.observe(reqSeries, uint64(o.QuerySize))
+		respSizes.observe(respSeries, uint64(o.ReplySize))
+	}
+	took := nanoseconds(batch[0].Took)
+	for family, types := range requests {
+		for t, n := range types {
+			if n > 0 {
+				h.request(0, family, t).Add(float64(n))
+			}
+		}
+	}
+	for t := range numTypes {
+		if n := requests[0][t] + requests[1][t]; n > 0 {
+			h.duration(t).observe(took, uint64(n))
+		}
+	}
+	for rc, n := range rcodes {
+		if n > 0 {
+			h.response(rc).Add(float64(n))
+		}
+	}
+	reqSizes.add(reqSeries)
+	respSizes.add(respSeries)
+}
+
+// nanoseconds is d as a histogram of durations counts it.
+func nanoseconds(d time.Duration) uint64 { return uint64(max(d, 0)) }
 
 // The series by index, each made on first use. Two queries may make the
 // same one at once: the vectors return the same series to both.
@@ -109,13 +160,13 @@ func (h *handles) request(proto, family, t int) prometheus.Counter {
 	return c
 }
 
-func (h *handles) duration(t int) prometheus.Observer {
+func (h *handles) duration(t int) *histogram {
 	p := &h.durations[t]
 	if o := p.Load(); o != nil {
-		return *o
+		return o
 	}
-	o := duration.WithLabelValues(h.server, h.zone, typeNames[t])
-	p.Store(&o)
+	o := duration.with(h.server, h.zone, typeNames[t])
+	p.Store(o)
 	return o
 }
 
@@ -129,22 +180,22 @@ func (h *handles) response(rc int) prometheus.Counter {
 	return c
 }
 
-func (h *handles) requestSize(proto int) prometheus.Observer {
+func (h *handles) requestSize(proto int) *histogram {
 	p := &h.requestSizes[proto]
 	if o := p.Load(); o != nil {
-		return *o
+		return o
 	}
-	o := requestSize.WithLabelValues(h.server, h.zone, protoNames[proto])
-	p.Store(&o)
+	o := requestSize.with(h.server, h.zone, protoNames[proto])
+	p.Store(o)
 	return o
 }
 
-func (h *handles) responseSize(proto int) prometheus.Observer {
+func (h *handles) responseSize(proto int) *histogram {
 	p := &h.responseSizes[proto]
 	if o := p.Load(); o != nil {
-		return *o
+		return o
 	}
-	o := responseSize.WithLabelValues(h.server, h.zone, protoNames[proto])
-	p.Store(&o)
+	o := responseSize.with(h.server, h.zone, protoNames[proto])
+	p.Store(o)
 	return o
 }

@@ -2,14 +2,18 @@ package prometheus
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tpdns/tpdns/plugin"
 	"github.com/tpdns/tpdns/test/dnstest"
@@ -63,11 +67,77 @@ func TestLabels(t *testing.T) {
 	// Every query and reply is 29 bytes, header and question: three over
 	// UDP (one written raw), one over TCP.
 	for proto, n := range map[string]float64{"udp": 3, "tcp": 1} {
-		for name, vec := range map[string]*prometheus.HistogramVec{"request": requestSize, "response": responseSize} {
-			var m dto.Metric
-			assert.NoError(t, vec.WithLabelValues(server, "example.org.", proto).(prometheus.Histogram).Write(&m))
-			assert.Equal(t, n, float64(m.GetHistogram().GetSampleCount()), name+" "+proto)
-			assert.Equal(t, 29*n, m.GetHistogram().GetSampleSum(), name+" "+proto)
+		for name, vec := range map[string]*histogramVec{"request": requestSize, "response": responseSize} {
+			count, sum, _ := vec.with(server, "example.org.", proto).read(sizeBuckets)
+			assert.Equal(t, uint64(n), count, name+" "+proto)
+			assert.Equal(t, uint64(29*n), sum, name+" "+proto)
 		}
 	}
+}
+
+// series returns the tpdns_dns_ series of server in the default registry,
+// a line each, without the server label: name, labels, then the counter's
+// value or the histogram's count, sum and buckets.
+func series(t *testing.T, server string) []string {
+	t.Helper()
+	families, err := prometheus.DefaultGatherer.Gather()
+	require.NoError(t, err)
+	var out []string
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), "tpdns_dns_") {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			line := f.GetName()
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "server" {
+					if l.GetValue() != server {
+						continue metrics
+					}
+					continue
+				}
+				line += fmt.Sprintf(" %s=%s", l.GetName(), l.GetValue())
+			}
+			if c := m.GetCounter(); c != nil {
+				line += fmt.Sprint(" ", c.GetValue())
+			}
+			if h := m.GetHistogram(); h != nil {
+				line += fmt.Sprint(" count=", h.GetSampleCount(), " sum=", h.GetSampleSum())
+				for _, b := range h.GetBucket() {
+					line += fmt.Sprintf(" %g:%d", b.GetUpperBound(), b.GetCumulativeCount())
+				}
+			}
+			out = append(out, line)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestReportBatchCountsAsReport: the packet path's replies counted by the
+// batch make the same series, with the same values, as counted one by one.
+func TestReportBatchCountsAsReport(t *testing.T) {
+	took := 3 * time.Millisecond
+	batch := []plugin.PacketObserved{
+		{Type: dns.TypeA, Rcode: dns.RcodeSuccess, QuerySize: 40, ReplySize: 56, Took: took},
+		{Type: dns.TypeSRV, Rcode: dns.RcodeNameError, IPv6: true, QuerySize: 45, ReplySize: 120, Took: took},
+		{Type: dns.TypeTXT, Rcode: dns.RcodeSuccess, QuerySize: 100, ReplySize: 600, Took: took},
+		{Type: dns.TypeA, Rcode: dns.RcodeSuccess, IPv6: true, QuerySize: 40, ReplySize: 0, Took: took}, // held back
+		{Type: dns.TypeCAA, Rcode: 30, QuerySize: 99999, ReplySize: 70000, Took: took},                  // other, other, above every bucket
+		{Type: dns.TypeA, Rcode: dns.RcodeSuccess, QuerySize: 41, ReplySize: 57, Took: took},
+	}
+	one := &handles{server: "dns://" + t.Name() + "/one", zone: "example."}
+	batched := &handles{server: "dns://" + t.Name() + "/batch", zone: "example."}
+	for _, o := range batch {
+		one.report(false, o)
+	}
+	batched.reportBatch(batch)
+	want := series(t, one.server)
+	assert.Len(t, want, 14, "5 requests, 3 responses, 4 durations, a histogram of each size")
+	assert.Equal(t, want, series(t, batched.server))
+
+	batched.reportBatch(nil)
+	assert.Equal(t, want, series(t, batched.server), "an empty batch counts nothing")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { batched.reportBatch(batch) }))
 }
