@@ -15,8 +15,9 @@ type decoder struct {
 	file string
 	// format is "YAML" or "JSON", for syntax errors.
 	format string
-	// lines is false for API bodies: they are rewritten before parsing
-	// (see jsonToYAML), so line numbers would point nowhere useful.
+	// lines is false for API bodies: their nodes are those of the body
+	// rewritten as one line of YAML (see jsonTree), so line numbers would
+	// point nowhere useful.
 	lines bool
 	// zone is the longest of Options.Zones and extra what it adds to a
 	// relative name.

@@ -196,7 +196,7 @@ func (r *Registry) decode(snap *store.Snapshot) (stored map[string]Stored, inval
 	names := slices.Collect(maps.Keys(snap.Services))
 	services := make([]Stored, len(names))
 	errs := make([]error, len(names))
-	parallel.Run(len(names), minPart, func(_, from, to int) {
+	eachPart(len(names), func(from, to int) {
 		for i := from; i < to; i++ {
 			name := names[i]
 			s := Stored{Doc: snap.Services[name], Endpoints: snap.Endpoints[name]}
@@ -224,6 +224,26 @@ func (r *Registry) decode(snap *store.Snapshot) (stored map[string]Stored, inval
 
 // minPart is the fewest services worth a goroutine of their own.
 const minPart = 500
+
+// eachPart calls f with the bounds of parts of n items, of minPart items
+// each, on a goroutine per processor (see parallel.Parts), each taking the
+// next part as it finishes one. Halves of the list, one per processor,
+// finish apart when the processors are not equally free (other processes
+// run on them), and the load waits for the later one; small parts taken
+// in turn keep every processor busy to the end.
+func eachPart(n int, f func(from, to int)) {
+	workers := parallel.Parts(n, minPart)
+	var next atomic.Int64
+	parallel.Run(workers, 1, func(_, _, _ int) {
+		for {
+			from := int(next.Add(minPart)) - minPart
+			if from >= n {
+				return
+			}
+			f(from, min(from+minPart, n))
+		}
+	})
+}
 
 // Put creates or replaces the store service svc; the endpoints registered
 // to it stay, and it must be valid with them. created reports whether it
@@ -476,7 +496,29 @@ func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
 		// and no copy of a large registry.
 		return &State{Revision: rev, File: file, Stored: stored, Conflicts: map[string]string{}, Services: file}
 	}
-	taken := map[string]owner{} // owner name → the service creating it
+	// The names of the store's services, in name order, are made on every
+	// processor, and the map of owners sized for all of them at once: with
+	// a large store these were most of a state's building.
+	keys := make([]string, 0, len(stored))
+	for name := range stored {
+		keys = append(keys, name)
+	}
+	slices.Sort(keys)
+	owned := make([][]string, len(keys))
+	count := 0
+	for _, s := range file {
+		count += 1 + len(s.Endpoints)
+	}
+	parallel.Run(len(keys), minPart, func(_, from, to int) {
+		for i := from; i < to; i++ {
+			s := stored[keys[i]].Service
+			owned[i] = s.Names()
+		}
+	})
+	for _, names := range owned {
+		count += len(names)
+	}
+	taken := make(map[string]owner, count) // owner name → the service creating it
 	services := make([]config.Service, 0, len(file)+len(stored))
 	for _, s := range file {
 		for _, n := range s.Names() {
@@ -485,13 +527,13 @@ func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
 		services = append(services, s)
 	}
 	conflicts := map[string]string{}
-	for _, name := range slices.Sorted(maps.Keys(stored)) {
+	for i, name := range keys {
 		s := stored[name].Service
-		if n, by, clash := clashes(&s, taken); clash {
+		if n, by, clash := clashesIn(owned[i], taken); clash {
 			conflicts[name] = (&ClashError{Name: n, By: by.service, File: by.file}).Error()
 			continue
 		}
-		for _, n := range s.Names() {
+		for _, n := range owned[i] {
 			taken[n] = owner{s.Name, false}
 		}
 		services = append(services, s)
@@ -531,7 +573,12 @@ type owner struct {
 
 // clashes returns the first name s creates that is taken, and by whom.
 func clashes(s *config.Service, taken map[string]owner) (name string, by owner, clash bool) {
-	for _, n := range s.Names() {
+	return clashesIn(s.Names(), taken)
+}
+
+// clashesIn returns the first of names that is taken, and by whom.
+func clashesIn(names []string, taken map[string]owner) (name string, by owner, clash bool) {
+	for _, n := range names {
 		if by, ok := taken[n]; ok {
 			return n, by, true
 		}
@@ -573,6 +620,18 @@ func sameStored(a, b map[string]Stored) bool {
 // endpoints, which replace the document's endpoint of the same address or
 // come after them, and validates the result.
 func merge(doc []byte, endpoints map[string]store.Endpoint, opts config.Options) (config.Service, error) {
+	if len(endpoints) == 0 {
+		if s, ok := decodeCanonical(doc, opts); ok {
+			return s, nil
+		}
+	}
+	return mergeDocument(doc, endpoints, opts)
+}
+
+// mergeDocument is merge the long way: the document and the endpoints
+// decoded into a config.Document, merged there, encoded again and
+// decoded as a service.
+func mergeDocument(doc []byte, endpoints map[string]store.Endpoint, opts config.Options) (config.Service, error) {
 	var d config.Document
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return config.Service{}, err
@@ -594,6 +653,27 @@ func merge(doc []byte, endpoints map[string]store.Endpoint, opts config.Options)
 		return config.Service{}, err
 	}
 	return config.DecodeJSON(b, opts)
+}
+
+// decodeCanonical decodes doc, a service without registered endpoints, as
+// merge would, when it can tell that merge's round trip through
+// config.Document would give back doc itself: when doc is what
+// config.EncodeJSON writes for the service it holds, as the documents the
+// registry stores are (see Put). Encoding a Document decoded from an
+// encoded Document writes the same bytes, so merge would decode doc as it
+// is. A replica reading the store decodes each document this way, with
+// one encoding (by hand, see config.IsEncoded) in place of merge's
+// decoding and encoding through reflection. ok is false for any other
+// doc, valid or not: merge decides.
+func decodeCanonical(doc []byte, opts config.Options) (s config.Service, ok bool) {
+	s, err := config.DecodeJSON(doc, opts)
+	if err != nil {
+		return config.Service{}, false
+	}
+	if !config.IsEncoded(doc, s) {
+		return config.Service{}, false
+	}
+	return s, true
 }
 
 // endpointIndex is where addr stands among the endpoints of the merged
