@@ -9,20 +9,148 @@ import (
 
 // TXT returns the connection information and the secrets of s as zone
 // serves them: the keys made for every port (<P>_HOST, <P>_PORT) added
-// unless written (or too long for one TXT string), and the references (${KEY}, $$) replaced. A service that
-// was decoded and validated expands without problems; should one not (a
-// service built by hand), a value that does not expand is served as
-// written.
+// unless written (or too long for one TXT string), and the references
+// (${KEY}, $$) replaced. A service that was decoded and validated expands
+// without problems; should one not (a service built by hand), a value
+// that does not expand is served as written.
 func (s *Service) TXT(zone string) (connection, secrets map[string]string) {
-	connection, secrets, _ = s.expand(zone)
+	if hasRefs(s.Connection) || hasRefs(s.Secrets) {
+		connection, secrets, _ = s.expand(zone)
+		return connection, secrets
+	}
+	// Without a "$" every value is its own expansion: the expander, its
+	// maps and a builder per value cost a view of 100,000 services more
+	// than the rest of its TXT records.
+	connection = s.withMadeKeys(zone)
+	if len(s.Secrets) > 0 {
+		secrets = maps.Clone(s.Secrets)
+	}
 	return connection, secrets
+}
+
+// TXTPair is one KEY=value of the TXT records of a service.
+type TXTPair struct{ Key, Value string }
+
+// TXTPairs is TXT as pairs in key order, appended to buf: connection, and
+// all, the connection and the secrets together (a key in both has the
+// secret's value), nil when the service has no secrets. Views ask it of
+// every service they build: a service without a reference makes no map.
+func (s *Service) TXTPairs(zone string, buf []TXTPair) (connection, all []TXTPair) {
+	if hasRefs(s.Connection) || hasRefs(s.Secrets) {
+		c, secrets, _ := s.expand(zone)
+		connection = sortedPairs(buf, c)
+		if len(secrets) > 0 {
+			all = sortedPairs(nil, c, secrets)
+		}
+		return connection, all
+	}
+	start := len(buf)
+	for k, v := range s.Connection {
+		buf = append(buf, TXTPair{k, v})
+	}
+	connection = s.appendMade(buf, zone)[start:]
+	slices.SortFunc(connection, comparePairs)
+	if len(s.Secrets) > 0 {
+		all = make([]TXTPair, len(connection), len(connection)+len(s.Secrets))
+		copy(all, connection)
+		for k, v := range s.Secrets {
+			all = append(all, TXTPair{k, v})
+		}
+		all = sortPairs(all)
+	}
+	return connection, all
+}
+
+// sortedPairs appends the pairs of sources to dst and returns those
+// appended in key order, each key once, with the value of the last source
+// that has it.
+func sortedPairs(dst []TXTPair, sources ...map[string]string) []TXTPair {
+	start := len(dst)
+	for _, m := range sources {
+		for k, v := range m {
+			dst = append(dst, TXTPair{k, v})
+		}
+	}
+	return sortPairs(dst[start:])
+}
+
+// sortPairs sorts pairs by key and keeps, of one key, the last pair.
+func sortPairs(pairs []TXTPair) []TXTPair {
+	// Stable: of one key, the last pair stays last.
+	slices.SortStableFunc(pairs, comparePairs)
+	n := 0
+	for _, p := range pairs {
+		if n > 0 && pairs[n-1].Key == p.Key {
+			pairs[n-1] = p
+			continue
+		}
+		pairs[n] = p
+		n++
+	}
+	return pairs[:n]
+}
+
+func comparePairs(a, b TXTPair) int { return strings.Compare(a.Key, b.Key) }
+
+// withMadeKeys is a copy of the connection of s with the keys made for its
+// ports in zone added. nil when that leaves none.
+func (s *Service) withMadeKeys(zone string) map[string]string {
+	var buf [4]TXTPair // the made keys of two ports, without an allocation
+	made := s.appendMade(buf[:0], zone)
+	if len(s.Connection)+len(made) == 0 {
+		return nil
+	}
+	connection := make(map[string]string, len(s.Connection)+len(made))
+	maps.Copy(connection, s.Connection)
+	for _, p := range made {
+		connection[p.Key] = p.Value
+	}
+	return connection
+}
+
+// appendMade appends to dst the keys made for the ports of s in zone that
+// are neither written (in the connection or the secrets) nor made for an
+// earlier port (of the same P), nor too long for one TXT string.
+func (s *Service) appendMade(dst []TXTPair, zone string) []TXTPair {
+	start := len(dst)
+	host := ""
+	for _, p := range s.Ports {
+		if host == "" {
+			// The same for every port: made once.
+			host = qualify(s.Name, zone)
+		}
+		prefix := madePrefix(p)
+		for _, kv := range [2]TXTPair{{prefix + "_HOST", host}, {prefix + "_PORT", strconv.Itoa(int(p.Number))}} {
+			if _, ok := s.Connection[kv.Key]; ok {
+				continue
+			}
+			if _, ok := s.Secrets[kv.Key]; ok {
+				continue
+			}
+			if slices.ContainsFunc(dst[start:], func(m TXTPair) bool { return m.Key == kv.Key }) {
+				continue
+			}
+			if len(kv.Key)+1+len(kv.Value) > maxTXT {
+				// A name of over 240 octets: the key the user never
+				// wrote is left out rather than made an error.
+				continue
+			}
+			dst = append(dst, kv)
+		}
+	}
+	return dst
 }
 
 // MadeKeys returns the keys made for port p of the service named name in
 // zone: <P>_HOST and <P>_PORT, P upper-cased with "-" turned into "_".
 func MadeKeys(name, zone string, p Port) (hostKey, host, portKey, port string) {
-	prefix := strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))
+	prefix := madePrefix(p)
 	return prefix + "_HOST", qualify(name, zone), prefix + "_PORT", strconv.Itoa(int(p.Number))
+}
+
+// madePrefix is the P of the keys made for port p.
+func madePrefix(p Port) string {
+	return strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))
 }
 
 // qualify is name in zone, without the trailing dot.
@@ -54,30 +182,15 @@ type expander struct {
 // expand is TXT with the problems found, in key order (connection first).
 func (s *Service) expand(zone string) (connection, secrets map[string]string, problems []txtProblem) {
 	x := &expander{
-		connection: maps.Clone(s.Connection),
+		connection: s.withMadeKeys(zone),
 		secrets:    s.Secrets,
 		made:       map[string]bool{},
 		done:       map[string]string{},
 		failed:     map[string]bool{},
 	}
-	for _, p := range s.Ports {
-		hk, h, pk, pv := MadeKeys(s.Name, zone, p)
-		for k, v := range map[string]string{hk: h, pk: pv} {
-			if _, ok := x.connection[k]; ok {
-				continue
-			}
-			if _, ok := s.Secrets[k]; ok {
-				continue
-			}
-			if len(k)+1+len(v) > maxTXT {
-				// A name of over 240 octets: the key the user never
-				// wrote is left out rather than made an error.
-				continue
-			}
-			if x.connection == nil {
-				x.connection = map[string]string{}
-			}
-			x.connection[k], x.made[k] = v, true
+	for k := range x.connection {
+		if _, written := s.Connection[k]; !written {
+			x.made[k] = true
 		}
 	}
 	if len(x.connection) > 0 {

@@ -22,7 +22,7 @@ type serviceDecl struct {
 	ports     []portDecl
 	endpoints []endpointDecl
 	// connection and secrets hold the node of each valid key.
-	connection, secrets map[string]*yaml.Node
+	connection, secrets txtNodes
 	check               checkDecl
 }
 

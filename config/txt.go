@@ -28,10 +28,10 @@ func isTXTKey(s string) bool {
 // is served as one, never split, so that clients need not join strings.
 const maxTXT = 255
 
-// txt decodes connection or secrets. It returns the pairs and the node of
-// each key, for checkTXTKeys. Messages never repeat a value: it may be a
-// secret.
-func (d *decoder) txt(e entry, path string) (map[string]string, map[string]*yaml.Node) {
+// txt decodes connection or secrets. It returns the pairs and the entry of
+// each key, for checkTXTKeys and checkRefs. Messages never repeat a value:
+// it may be a secret.
+func (d *decoder) txt(e entry, path string) (map[string]string, txtNodes) {
 	if e.val == nil {
 		return nil, nil
 	}
@@ -41,35 +41,58 @@ func (d *decoder) txt(e entry, path string) (map[string]string, map[string]*yaml
 	}
 	var values map[string]string
 	entries := d.entries(n, path)
-	keys := make(map[string]*yaml.Node, len(entries))
+	// The entries of the valid keys are kept in place of a map of their
+	// nodes, which every service made and most never read.
+	keys := entries[:0]
 	for _, kv := range entries {
-		field := join(path, kv.name)
+		// The path of a key is made only for a message: made for every key
+		// of every service, it was a tenth of the garbage of a parse.
 		if !isTXTKey(kv.name) {
-			d.errorf(kv.key, field, "key must match %s", txtKeyPattern)
+			d.errorf(kv.key, join(path, kv.name), "key must match %s", txtKeyPattern)
 			continue
 		}
-		v, ok := d.literal(kv.val, field)
-		if !ok {
+		if n := resolve(kv.val); !isNull(n) && n.Kind != yaml.ScalarNode {
+			d.literal(n, join(path, kv.name)) // reports it
 			continue
 		}
+		v, _ := d.literal(kv.val, "") // a literal: no message
 		// A value with references is measured expanded, by checkRefs.
 		if size := len(kv.name) + 1 + len(v); size > maxTXT && !strings.Contains(v, "$") {
-			d.errorf(resolve(kv.val), field, "%s=… is %d octets, more than the %d a TXT string holds", short(kv.name), size, maxTXT)
+			d.errorf(resolve(kv.val), join(path, kv.name), "%s=… is %d octets, more than the %d a TXT string holds", short(kv.name), size, maxTXT)
 			continue
 		}
 		if values == nil {
 			values = make(map[string]string, len(entries))
 		}
-		values[kv.name], keys[kv.name] = v, kv.key
+		values[kv.name] = v
+		keys = append(keys, kv)
 	}
 	return values, keys
+}
+
+// txtNodes are the valid keys of connection or secrets with their nodes,
+// in the order written; each key once.
+type txtNodes []entry
+
+// byName is the node of each key of t, by name.
+func (t txtNodes) byName() map[string]*yaml.Node {
+	m := make(map[string]*yaml.Node, len(t))
+	for _, e := range t {
+		m[e.name] = e.key
+	}
+	return m
 }
 
 // checkTXTKeys reports a key in both connection and secrets, at the later
 // of the two: a client would get two values for it.
 func (d *decoder) checkTXTKeys(sd *serviceDecl) {
-	for name, s := range sd.secrets {
-		c, ok := sd.connection[name]
+	if len(sd.connection) == 0 || len(sd.secrets) == 0 {
+		return
+	}
+	connection := sd.connection.byName()
+	for _, e := range sd.secrets {
+		name, s := e.name, e.key
+		c, ok := connection[name]
 		if !ok {
 			continue
 		}
@@ -98,10 +121,11 @@ func (d *decoder) checkRefs(sd *serviceDecl) {
 		return
 	}
 	connection, secrets, problems := sd.svc.expand(d.zone)
+	connectionNodes, secretNodes := sd.connection.byName(), sd.secrets.byName()
 	for _, p := range problems {
-		where, nodes := "connection", sd.connection
+		where, nodes := "connection", connectionNodes
 		if p.secret {
-			where, nodes = "secrets", sd.secrets
+			where, nodes = "secrets", secretNodes
 		}
 		d.errorf(nodes[p.key], join(join(sd.path, where), p.key), "%s", p.msg)
 	}
@@ -118,7 +142,7 @@ func (d *decoder) checkRefs(sd *serviceDecl) {
 		values  map[string]string
 		written map[string]string
 		nodes   map[string]*yaml.Node
-	}{{"connection", connection, sd.svc.Connection, sd.connection}, {"secrets", secrets, sd.svc.Secrets, sd.secrets}} {
+	}{{"connection", connection, sd.svc.Connection, connectionNodes}, {"secrets", secrets, sd.svc.Secrets, secretNodes}} {
 		for _, k := range slices.Sorted(maps.Keys(part.values)) {
 			size := len(k) + 1 + len(part.values[k])
 			if size <= maxTXT || failed[k] {

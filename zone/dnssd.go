@@ -59,10 +59,15 @@ func (t *browseType) records() []ptr {
 // presentation form, its dots escaped. ok is false when the label would be longer than 63 octets, or
 // the instance name too long: such a service is not browsable.
 func instanceName(name string, p config.Port, zone string) (string, bool) {
+	return instanceOf(name, typeOwner(p, zone))
+}
+
+// instanceOf is instanceName for the service type typ, the port's.
+func instanceOf(name, typ string) (string, bool) {
 	if len(name) > 63 {
 		return "", false
 	}
-	instance := strings.ReplaceAll(name, ".", `\.`) + "." + typeOwner(p, zone)
+	instance := strings.ReplaceAll(name, ".", `\.`) + "." + typ
 	if _, ok := dns.IsDomainName(instance); !ok {
 		return "", false
 	}
@@ -75,16 +80,17 @@ func typeOwner(p config.Port, zone string) string { return srvOwner(p, zone) }
 // addDNSSD adds the browsing names of the services: the enumeration, one
 // node per service type and one per instance. It returns the names of the
 // types and of the enumeration, whose parents may be empty non-terminals.
-func (v *View) addDNSSD(defs []config.Service) []string {
+// slots[i] is the slot of defs[i].
+func (v *View) addDNSSD(defs []config.Service, slots []*service) []string {
 	byOwner := map[string]*browseType{}
 	for i := range defs {
-		s := v.services[defs[i].Name]
+		s := slots[i]
 		for j, p := range defs[i].Ports {
-			name, ok := instanceName(defs[i].Name, p, v.zone)
+			typ := typeOwner(p, v.zone)
+			name, ok := instanceOf(defs[i].Name, typ)
 			if !ok {
 				continue
 			}
-			typ := typeOwner(p, v.zone)
 			t := byOwner[typ]
 			if t == nil {
 				t = &browseType{owner: typ}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/tpdns/tpdns/config"
 )
 
 // Packing: a service's records are written in wire form straight from its
@@ -20,7 +22,9 @@ import (
 // packer writes records in wire form; each goroutine has its own.
 type packer struct {
 	wire   []byte
-	failed bool // a record did not pack: the wire form is unusable
+	failed bool             // a record did not pack: the wire form is unusable
+	pairs  []config.TXTPair // prepareTXT's, kept to be reused
+	ports  []int            // wireForm's, kept to be reused
 }
 
 func (p *packer) reset() { p.wire, p.failed = p.wire[:0], false }
@@ -93,15 +97,15 @@ func (p *packer) srv(ttl uint32, priority, weight, port uint16, label, after str
 	return p.end(start, rdata)
 }
 
-// txtSet writes one TXT record per key, its one string KEY=value (the
-// value txtValue finds in sources), owned by the question, back to back.
-func (p *packer) txtSet(ttl uint32, keys []string, sources ...map[string]string) wireSet {
-	if len(keys) == 0 {
+// txtSet writes one TXT record per pair, its one string KEY=value, owned
+// by the question, back to back.
+func (p *packer) txtSet(ttl uint32, pairs []config.TXTPair) wireSet {
+	if len(pairs) == 0 {
 		return wireSet{}
 	}
-	set := wireSet{span: span{off: uint32(len(p.wire))}, n: uint16(len(keys))}
-	for _, k := range keys {
-		v := txtValue(k, sources...)
+	set := wireSet{span: span{off: uint32(len(p.wire))}, n: uint16(len(pairs))}
+	for _, kv := range pairs {
+		k, v := kv.Key, kv.Value
 		if len(k)+1+len(v) > 255 {
 			p.failed = true
 			return wireSet{}
@@ -118,21 +122,23 @@ func (p *packer) txtSet(ttl uint32, keys []string, sources ...map[string]string)
 
 // wireTXT is a service's TXT records in wire form.
 type wireTXT struct {
-	wire        []byte
-	txt, txtAll wireSet // as wireRecords'
-	ok          bool    // false: they do not pack, the service has no wire form
+	wire []byte
+	// txt and txtAll are the records of the connection, and of the
+	// connection and the secrets, back to back in key order, in wire.
+	txt, txtAll wireSet
+	ok          bool // false: they do not pack, the service has no wire form
 }
 
 // prepareTXT packs the TXT records of s in zone with p: the connection
 // information with the keys made for its ports, references expanded.
 func (s *service) prepareTXT(zone string, p *packer) {
-	connection, secrets := s.def.TXT(zone)
+	connection, all := s.def.TXTPairs(zone, p.pairs[:0])
+	p.pairs = connection[:0] // grown, for the next service
 	p.reset()
-	var buf [16]string // the keys of a usual service, without an allocation
-	t := wireTXT{txt: p.txtSet(s.ttl, sortedKeys(buf[:0], connection), connection)}
+	t := wireTXT{txt: p.txtSet(s.ttl, connection)}
 	t.txtAll = t.txt
-	if len(secrets) > 0 {
-		t.txtAll = p.txtSet(s.ttl, sortedKeys(buf[:0], connection, secrets), connection, secrets)
+	if all != nil {
+		t.txtAll = p.txtSet(s.ttl, all)
 	}
 	t.ok = !p.failed
 	t.wire = slices.Clone(p.wire)
@@ -150,30 +156,34 @@ func (s *service) wireForm(r *records, p *packer) *wireRecords {
 	}
 	def := s.def
 	p.reset()
-	answered, na := 0, 0
+	answered, na, naaaa := 0, 0, 0
 	for i, ep := range def.Endpoints {
 		if r.answers(def, i) {
 			answered++
-			if !ep.IsHost() && (ep.IP.Is4() || ep.IP.Is4In6()) {
+			switch {
+			case ep.IsHost():
+			case ep.IP.Is4() || ep.IP.Is4In6():
 				na++
+			default:
+				naaaa++
 			}
 		}
 	}
 	eps := len(def.Endpoints)
-	spans := make([]span, eps+answered)
-	w := &wireRecords{
-		endpoints: spans[:eps:eps],
-		a:         spans[eps : eps : eps+na],
-		aaaa:      spans[eps+na : eps+na],
-		txt:       s.txt.txt, txtAll: s.txt.txtAll, txtWire: s.txt.wire,
-	}
 	n := answered * len(def.Ports)
-	srvs := make([]wireSRV, 2*n)
-	w.srv = srvs[:0:n]
-	w.ports = make([][]wireSRV, len(def.Ports))
-	for i := range def.Ports {
-		at := n + i*answered
-		w.ports[i] = srvs[at : at : at+answered]
+	w := &wireRecords{
+		spans: make([]span, eps+na+naaaa),
+		srvs:  make([]wireSRV, 2*n),
+		eps:   int32(eps), na: int32(na), answered: int32(answered),
+	}
+	// The next of each list to fill.
+	a, aaaa, srv := eps, eps+na, 0
+	if len(def.Ports) > len(p.ports) {
+		p.ports = make([]int, len(def.Ports))
+	}
+	ports := p.ports[:len(def.Ports)]
+	for i := range ports {
+		ports[i] = n + i*answered
 	}
 	for i, ep := range def.Endpoints {
 		if !r.answers(def, i) {
@@ -188,11 +198,13 @@ func (s *service) wireForm(r *records, p *packer) *wireRecords {
 				p.failed = true // no name to point at
 			}
 			rr := p.addr("", questionOffset, r.ttl, ep.IP)
-			w.endpoints[i] = rr
+			w.spans[i] = rr
 			if ep.IP.Is4() || ep.IP.Is4In6() {
-				w.a = append(w.a, rr)
+				w.spans[a] = rr
+				a++
 			} else {
-				w.aaaa = append(w.aaaa, rr)
+				w.spans[aaaa] = rr
+				aaaa++
 			}
 			glue = p.addr(ep.Label, questionOffset, r.ttl, ep.IP)
 		}
@@ -202,14 +214,16 @@ func (s *service) wireForm(r *records, p *packer) *wireRecords {
 				number = ep.Port
 			}
 			rr := p.srv(r.ttl, ep.Priority, ep.Weight, number, label, after)
-			w.srv = append(w.srv, wireSRV{rr: rr, glue: glue})
+			w.srvs[srv] = wireSRV{rr: rr, glue: glue}
+			srv++
 			var portGlue span
 			if !ep.IsHost() {
 				// The question is _P._T.Name.zone: the target's
 				// owner points past _P._T.
 				portGlue = p.addr(ep.Label, questionOffset+srvPrefixLen(port), r.ttl, ep.IP)
 			}
-			w.ports[j] = append(w.ports[j], wireSRV{rr: rr, glue: portGlue})
+			w.srvs[ports[j]] = wireSRV{rr: rr, glue: portGlue}
+			ports[j]++
 		}
 	}
 	if p.failed {

@@ -124,7 +124,7 @@ func Build(zone string, services []config.Service, opts Options) *View {
 // are built, not all. prev may be nil.
 func Rebuild(prev *View, zone string, services []config.Service, opts Options) *View {
 	v := newView(zone, zone, opts, nodeCount(services))
-	fresh := v.addServices(prev, services)
+	slots, fresh := v.addServices(prev, services)
 	// The names need only the services' slots: they go in while the
 	// records are built.
 	var records sync.WaitGroup
@@ -135,15 +135,14 @@ func Rebuild(prev *View, zone string, services []config.Service, opts Options) *
 	// service; an instance's, its type).
 	tops := make([]string, 0, len(services))
 	for i := range services {
-		def := &services[i]
-		s := v.services[def.Name]
+		def, s := &services[i], slots[i]
 		v.nodes[s.owner] = node{kind: kindService, svc: s}
 		tops = append(tops, s.owner)
 		for j, p := range def.Ports {
 			v.nodes[srvOwner(p, s.owner)] = node{kind: kindPort, svc: s, index: int32(j)}
 		}
 	}
-	tops = append(tops, v.addDNSSD(services)...)
+	tops = append(tops, v.addDNSSD(services, slots)...)
 	if _, taken := find(v, nameServer(zone)); !taken {
 		v.nodes[nameServer(zone)] = node{kind: kindNameServer}
 		tops = append(tops, nameServer(zone))
@@ -225,9 +224,10 @@ func newView(zone, nsZone string, opts Options, size int) *View {
 }
 
 // addServices adds the slots of the services defs, with the records of
-// prev for those it has unchanged, and returns the others, whose records
-// prepare builds.
-func (v *View) addServices(prev *View, defs []config.Service) (fresh []*service) {
+// prev for those it has unchanged, and returns them (slots[i] is defs[i]'s,
+// which spares the callers a look-up in a map of every service each) and
+// the others, whose records prepare builds.
+func (v *View) addServices(prev *View, defs []config.Service) (slots, fresh []*service) {
 	v.services = make(map[string]*service, len(defs))
 	var same []*service // [i]: prev's service defined as defs[i], or nil
 	if prev != nil {
@@ -239,17 +239,21 @@ func (v *View) addServices(prev *View, defs []config.Service) (fresh []*service)
 			}
 		})
 	}
+	slots = make([]*service, len(defs))
+	if prev == nil {
+		fresh = make([]*service, 0, len(defs))
+	}
 	for i := range defs {
 		def := &defs[i]
 		if same != nil && same[i] != nil {
-			v.services[def.Name] = same[i].copyFor(def)
-			continue
+			slots[i] = same[i].copyFor(def)
+		} else {
+			slots[i] = v.newService(def)
+			fresh = append(fresh, slots[i])
 		}
-		s := v.newService(def)
-		v.services[def.Name] = s
-		fresh = append(fresh, s)
+		v.services[def.Name] = slots[i]
 	}
-	return fresh
+	return slots, fresh
 }
 
 // prepare builds the first records of services, on every processor. The

@@ -22,17 +22,42 @@ type span struct{ off, end uint32 }
 func (s span) none() bool { return s.end == 0 }
 
 // wireRecords are the records of one service in wire form.
+//
+// The lists are parts of two arrays, found by their lengths, rather than
+// slices of their own: a view has one of these per service, and their
+// headers and the array of the ports were a third of its size.
 type wireRecords struct {
-	wire      []byte // every record back to back; spans index into it
-	a, aaaa   []span // owner: the question, a service name
-	srv       []wireSRV
-	ports     [][]wireSRV
-	endpoints []span // owner: the question, an endpoint name; none when not answered
-	// txt and txtAll are the TXT records of the connection, and of the
-	// connection and the secrets, back to back in key order, in txtWire:
-	// the service's, which every build of its records shares.
-	txt, txtAll wireSet
-	txtWire     []byte
+	wire []byte // every record back to back; spans index into it
+	// spans are one per endpoint (owner: the question, an endpoint name;
+	// none when not answered), then a, then aaaa (owner: the question, a
+	// service name).
+	spans []span
+	// srvs are srv (every port of every answered endpoint, owner: the
+	// question, a service name), then the answered endpoints of each port.
+	srvs     []wireSRV
+	eps, na  int32 // endpoints, and a of spans
+	answered int32 // endpoints, in each port's list
+	// The TXT records are the service's (service.txt): they do not
+	// depend on health, and every build of its records shares them.
+}
+
+// endpoint is the span of endpoint i.
+func (w *wireRecords) endpoint(i int32) span { return w.spans[i] }
+
+// a are the A records of the answered endpoints.
+func (w *wireRecords) a() []span { return w.spans[w.eps : w.eps+w.na] }
+
+// aaaa are the AAAA records of the answered endpoints.
+func (w *wireRecords) aaaa() []span { return w.spans[w.eps+w.na:] }
+
+// srv are the SRV records of every port of every answered endpoint.
+func (w *wireRecords) srv() []wireSRV { return w.srvs[:len(w.srvs)/2] }
+
+// port are the SRV records of port i (owner: the question, the port's
+// name) of every answered endpoint.
+func (w *wireRecords) port(i int32) []wireSRV {
+	at := int32(len(w.srvs)/2) + i*w.answered
+	return w.srvs[at : at+w.answered]
 }
 
 // wireSet is n records packed back to back: wire[off:end].
@@ -96,18 +121,19 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 		}
 		switch qtype {
 		case dns.TypeA:
-			b, r.Answer = v.appendShuffled(b, w, w.a)
+			b, r.Answer = v.appendShuffled(b, w, w.a())
 		case dns.TypeAAAA:
-			b, r.Answer = v.appendShuffled(b, w, w.aaaa)
+			b, r.Answer = v.appendShuffled(b, w, w.aaaa())
 		case dns.TypeSRV:
-			b, r.Answer, r.Extra = v.appendSRV(b, w, w.srv)
+			b, r.Answer, r.Extra = v.appendSRV(b, w, w.srv())
 		case dns.TypeTXT:
-			txt := w.txt
+			t := &n.svc.txt
+			txt := t.txt
 			if len(n.svc.secret) > 0 && allowed(n.svc.secret, client) {
-				txt = w.txtAll
+				txt = t.txtAll
 			}
 			if !txt.none() {
-				b = append(b, w.txtWire[txt.off:txt.end]...)
+				b = append(b, t.wire[txt.off:txt.end]...)
 				r.Answer = txt.n
 			}
 		}
@@ -117,7 +143,7 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 		if w == nil {
 			return b, r, false
 		}
-		if ep := w.endpoints[n.index]; !ep.none() && w.rrtype(ep) == qtype {
+		if ep := w.endpoint(n.index); !ep.none() && w.rrtype(ep) == qtype {
 			b = append(b, w.wire[ep.off:ep.end]...)
 			r.Answer = 1
 		}
@@ -128,7 +154,7 @@ func (v *View) AppendWire(b []byte, name []byte, qtype uint16, client netip.Addr
 			return b, r, false // SRV with host-name glue
 		}
 		if qtype == dns.TypeSRV {
-			b, r.Answer, r.Extra = v.appendSRV(b, w, w.ports[n.index])
+			b, r.Answer, r.Extra = v.appendSRV(b, w, w.port(n.index))
 		}
 	default:
 		return b, r, false
