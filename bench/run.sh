@@ -26,7 +26,8 @@
 # NXDOMAIN"; empty: no dnsperf), BENCH_INFLIGHT (loadgen's outstanding
 # queries at max rate, default 128: more overflow a socket's default receive
 # buffer), BENCH_LATENCY_QPS (the open loop's rate
-# when Knot is not run).
+# when Knot is not run), BENCH_LATENCY_ROUNDS (open-loop rounds, default 5:
+# a tail percentile of a shared machine varies twofold from run to run).
 #
 # Missing dnsperf and knot are installed with apt-get (as root or with sudo).
 set -euo pipefail
@@ -40,6 +41,7 @@ FILES=${BENCH_FILES-mixed A SRV TXT NXDOMAIN}
 read -r -a SERVERS <<<"${BENCH_SERVERS:-tpdns chain knot coredns map echo}"
 INFLIGHT=${BENCH_INFLIGHT:-128}
 LATENCY_QPS=${BENCH_LATENCY_QPS:-}
+LATENCY_ROUNDS=${BENCH_LATENCY_ROUNDS:-5}
 # WARMUP seconds of max-rate load, not counted, after each start: the Go
 # servers' first queries grow their buffers and pools.
 WARMUP=1
@@ -376,11 +378,11 @@ if has knot; then
 	LATENCY_QPS=$(awk -v q="$(median max knot 3)" 'BEGIN { printf "%d", q / 2 }')
 fi
 if [[ -n $LATENCY_QPS && ${#LATENCY_SERVERS[@]} -gt 0 ]]; then
-	for ((round = 0; round < ROUNDS; round++)); do
+	for ((round = 0; round < LATENCY_ROUNDS; round++)); do
 		mapfile -t order < <(ordered "$round" "${LATENCY_SERVERS[@]}")
 		for server in "${order[@]}"; do
 			start "$server"
-			echo "round $((round + 1))/$ROUNDS: $server, loadgen at $LATENCY_QPS qps, ${SECONDS_PER_RUN}s" >&2
+			echo "round $((round + 1))/$LATENCY_ROUNDS: $server, loadgen at $LATENCY_QPS qps, ${SECONDS_PER_RUN}s" >&2
 			loadgen "$server" "$WARMUP" -inflight "$INFLIGHT" >/dev/null
 			line=$(loadgen "$server" "$SECONDS_PER_RUN" -rate "$LATENCY_QPS")
 			echo "  $line" >&2
@@ -429,7 +431,7 @@ echo "### make bench: $SERVICES services, medians of $ROUNDS round(s) of ${SECON
 echo
 echo "Server on CPU 0, load on CPU 1, loopback; $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)${knot_version:+; Knot DNS $knot_version}."
 echo
-awk -v servers="${SERVERS[*]}" -v files="$FILES" -v inflight="$INFLIGHT" -v rate="$LATENCY_QPS" \
+awk -v servers="${SERVERS[*]}" -v files="$FILES" -v inflight="$INFLIGHT" -v rate="$LATENCY_QPS" -v latency_rounds="$LATENCY_ROUNDS" \
 	-v rate_from="$(has knot && echo "50% of Knot's peak" || echo BENCH_LATENCY_QPS)" \
 	-v labels="$(for s in "${SERVERS[@]}"; do printf '%s=%s\t' "$s" "${LABEL[$s]}"; done)" \
 	-v shorts="$(for s in "${SERVERS[@]}"; do printf '%s=%s\t' "$s" "${SHORT[$s]}"; done)" '
@@ -474,7 +476,7 @@ END {
 	if (maxlost)
 		print "Note: queries were lost at max rate (stderr says where: a server'"'"'s socket dropping them means it was not given its CPU): the machine was not quiet.\n"
 	if (("tpdns" in p50) || ("knot" in p50)) {
-		printf "Latency: bench/loadgen open loop at %s qps (%s), mixed queries.\n\n", commas(rate), rate_from
+		printf "Latency: bench/loadgen open loop at %s qps (%s), mixed queries, medians of %d rounds.\n\n", commas(rate), rate_from, latency_rounds
 		print "| server | p50 | p99 | p99.9 | lost |"
 		print "|---|---|---|---|---|"
 		for (s = 1; s <= ns; s++) if (S[s] in p50) {
@@ -484,7 +486,7 @@ END {
 		}
 		print ""
 		if (latlost)
-			print "Note: queries were lost in the open loop (stderr says where): the percentiles are of the answered ones only, and understate the latency; measure again on a quiet machine.\n"
+			print "Note: queries were lost in the open loop (stderr says where): a lost query counts as lasting the loadgen timeout (1 s) in the percentiles; measure again on a quiet machine.\n"
 	}
 
 	print "| goal (issue 18) | measured | goal | met |"

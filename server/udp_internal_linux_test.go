@@ -55,3 +55,42 @@ func TestUDPReceiveBuffer(t *testing.T) {
 	require.NotNil(t, newUDPServer(newServer("127.0.0.1:0", true), pc))
 	assert.Equal(t, larger, receiveBuffer(pc))
 }
+
+// TestUDPReaderAllocatesNothing: reading a batch and writing its replies
+// allocate nothing (the calls given to the RawConn are made once), so a
+// server answering small batches does not grow its heap towards a GC.
+func TestUDPReaderAllocatesNothing(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer pc.Close()
+	u := newUDPServer(newServer("127.0.0.1:0", true), pc)
+	require.NotNil(t, u)
+	r := newUDPReader(u)
+	client, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
+	require.NoError(t, err)
+	defer client.Close()
+
+	datagram := []byte("a query")
+	reply := []byte("its reply")
+	got := make([]byte, 64)
+	// No testify inside: its arguments would allocate.
+	echo := func() {
+		if _, err := client.Write(datagram); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.read(); err != nil || n != 1 {
+			t.Fatalf("read %d datagrams, %v; want 1", n, err)
+		}
+		r.outIov[0].Base = &reply[0]
+		r.outIov[0].SetLen(len(reply))
+		h := &r.out[0].Hdr
+		*h = unix.Msghdr{Name: r.in[0].Hdr.Name, Namelen: r.in[0].Hdr.Namelen, Iov: &r.outIov[0]}
+		h.SetIovlen(1)
+		r.write(1)
+		if n, err := client.Read(got); err != nil || string(got[:n]) != string(reply) {
+			t.Fatalf("got %q, %v; want %q", got[:n], err, reply)
+		}
+	}
+	echo()
+	assert.Zero(t, testing.AllocsPerRun(100, echo))
+}

@@ -191,10 +191,22 @@ type udpReader struct {
 	replies  [udpBatch][]byte
 	answered [udpBatch]observedPacket
 	observed [udpBatch]plugin.PacketObserved // the batch observers', by chain
+
+	// recv and send are the calls given to the socket's RawConn, made
+	// once: a closure made per call escapes, with the variables it
+	// shares, and allocates a few times a batch, which at small batches
+	// (a server half loaded) made a GC cycle every few seconds. They keep
+	// their state here: got (datagrams read or sent), pending (how many
+	// replies from sending on are to be sent) and errno.
+	recv, send   func(fd uintptr) bool
+	got, sending int
+	pending      int
+	errno        syscall.Errno
 }
 
 func newUDPReader(u *udpServer) *udpReader {
 	r := &udpReader{u: u}
+	r.recv, r.send = r.recvmmsg, r.sendmmsg
 	for i := range udpBatch {
 		// Whole datagrams, however large, so that an oversized query is
 		// answered FORMERR instead of being cut short.
@@ -245,24 +257,24 @@ func (r *udpReader) read() (int, error) {
 			h.SetControllen(len(r.control[i]))
 		}
 	}
-	var n int
-	var errno syscall.Errno
-	err := r.u.raw.Read(func(fd uintptr) bool {
-		// A raw system call: see udpServer.
-		got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN {
-			return false
-		}
-		n, errno = int(got), e
-		return true
-	})
-	if err != nil {
+	if err := r.u.raw.Read(r.recv); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, errno
+	if r.errno != 0 {
+		return 0, r.errno
 	}
-	return n, nil
+	return r.got, nil
+}
+
+// recvmmsg reads a batch into r.in: false when there is none to read yet.
+// A raw system call: see udpServer.
+func (r *udpReader) recvmmsg(fd uintptr) bool {
+	got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.in[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	r.got, r.errno = int(got), e
+	return true
 }
 
 // answer answers the n datagrams read: in place where the packet path can,
@@ -314,26 +326,30 @@ func (r *udpReader) answer(n int) {
 // write writes the first n replies; one that cannot be sent is dropped, as
 // a single write error drops a reply.
 func (r *udpReader) write(n int) {
-	for sent := 0; sent < n; {
-		var errno syscall.Errno
-		err := r.u.raw.Write(func(fd uintptr) bool {
-			got, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
-			if e == unix.EAGAIN {
-				return false
-			}
-			if errno = e; e == 0 {
-				sent += int(got)
-			}
-			return true
-		})
+	for r.sending = 0; r.sending < n; {
+		r.pending = n - r.sending
+		err := r.u.raw.Write(r.send)
 		switch {
 		case err != nil:
 			return // the socket is closing
-		case errno == unix.EINTR:
-		case errno != 0:
-			sent++ // sendmmsg fails only on the first message
+		case r.errno == 0:
+			r.sending += r.got
+		case r.errno == unix.EINTR:
+		default:
+			r.sending++ // sendmmsg fails only on the first message
 		}
 	}
+}
+
+// sendmmsg sends r.pending replies of r.out from r.sending on: false when
+// the socket has no room yet.
+func (r *udpReader) sendmmsg(fd uintptr) bool {
+	got, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.out[r.sending])), uintptr(r.pending), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	r.got, r.errno = int(got), e
+	return true
 }
 
 // client is the source address of datagram i.

@@ -410,6 +410,9 @@ func (e *engine) expire(now int64) {
 		s.free.pushBack(id)
 		e.inflight--
 		e.r.lost++
+		// Its latency is at least the timeout: a server that drops the
+		// queries it is late with must not look faster for it.
+		e.r.latency.add(e.c.timeout)
 	}
 }
 

@@ -16,7 +16,9 @@
 //
 // qps is the replies received over the time from the first query sent to
 // the last reply received; the percentiles are of the send→receive time of
-// the replies. With -pid, server_cpu_us is the server process's CPU time
+// every query, a lost one counted as -timeout (its latency is at least
+// that, and a server dropping the queries it is late with must not look
+// faster than one answering them late). With -pid, server_cpu_us is the server process's CPU time
 // (user and system, from /proc) over the run divided by the replies: a
 // figure much less sensitive than qps to what else runs on the machine.
 // Without -pid it is "-".

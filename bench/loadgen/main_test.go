@@ -106,6 +106,11 @@ func TestLostCounted(t *testing.T) {
 	assert.Equal(t, int64(100), r.lost)
 	assert.Zero(t, r.errors)
 	assert.Zero(t, r.serverDrops) // the handler dropped them, not the socket
+	// Half the queries lost: from the median up, the latency is the
+	// timeout's (within the histogram's 0.4 %), not the answered ones'.
+	assert.Equal(t, uint64(200), r.latency.n)
+	assert.InEpsilon(t, time.Second, r.latency.quantile(0.99), 0.004)
+	assert.Less(t, r.latency.quantile(0.49), 100*time.Millisecond)
 }
 
 func TestErrorsCounted(t *testing.T) {
