@@ -123,7 +123,9 @@ func hasSeries(page, name string, labels []string) bool {
 // one loopback port, and returns its address.
 func fakeUpstream(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// A port free for both, which no other test process is handed: TCP on
+	// the port of a UDP socket of any port may find it taken.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:"+test.FreePort(t))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", pc.LocalAddr().String())
 	require.NoError(t, err)
