@@ -67,32 +67,24 @@ func floodCorefile(port, decline string) string {
 func TestFlood(t *testing.T) {
 	for _, path := range paths {
 		t.Run(path.name, func(t *testing.T) {
-			port := test.FreePort(t)
-			test.Start(t, floodCorefile(port, path.decline))
-			addr := "127.0.0.1:" + port
-			server := "dns://" + addr
+			// A machine too busy to send the flood at its rate (the first
+			// queries spread out earn more answers) gets two more tries,
+			// each with a server of its own.
+			var got *flooded
+			var server string
 			var duringDone [3]time.Duration
-			got := flood(t, addr, "www.tp.internal.", func(start time.Time) {
-				var wg sync.WaitGroup
-				for n, c := range []struct{ proto, client, name string }{
-					{"udp", "127.0.1.1", "www.tp.internal."}, // another /24
-					{"udp", "127.0.0.1", "other.tp.internal."},
-					{"tcp", "127.0.0.1", "www.tp.internal."},
-				} {
-					wg.Go(func() {
-						for i := range 10 {
-							m, err := exchange(c.proto, c.client, addr, c.name)
-							if !assert.NoError(t, err, "%s from %s for %s: query %d", c.proto, c.client, c.name, i) ||
-								!assert.False(t, m.Truncated, "%s from %s for %s: query %d", c.proto, c.client, c.name, i) ||
-								!assert.Len(t, m.Answer, 1, "%s from %s for %s: query %d", c.proto, c.client, c.name, i) {
-								return
-							}
-						}
-						duringDone[n] = time.Since(start)
-					})
+			for try := 1; ; try++ {
+				port := test.FreePort(t)
+				test.Start(t, floodCorefile(port, path.decline))
+				addr := "127.0.0.1:" + port
+				server = "dns://" + addr
+				got = flood(t, addr, "www.tp.internal.", during(t, addr, &duringDone))
+				if got.sent >= floodSent || try == 3 {
+					break
 				}
-				wg.Wait()
-			})
+				t.Logf("try %d: sent %d in %v, not a flood (the machine is busy); again", try, got.sent, got.took.Round(time.Millisecond))
+			}
+
 			answered, slippedN, droppedN := got.answered.Load(), got.slipped.Load(), 0.0
 			// Wait for the server to finish with the queries it has, and
 			// for their replies to arrive: until the counts hold still for
@@ -118,7 +110,7 @@ func TestFlood(t *testing.T) {
 			t.Logf("sent %d in %v; the server saw %.0f: %d answered, %.0f slipped (%d received), %.0f dropped; the others done after %v",
 				got.sent, got.took.Round(time.Millisecond), seen, answered, slippedM, slippedN, droppedN, duringDone)
 
-			assert.GreaterOrEqual(t, got.sent, int64(floodRate*floodFor.Seconds()*9/10), "the flood was one")
+			assert.GreaterOrEqual(t, got.sent, int64(floodSent), "the flood was one")
 			assert.Greater(t, seen, float64(20*floodAllowance), "the server saw a flood")
 			assert.LessOrEqual(t, seen, float64(got.sent))
 			// The allowance: a full account, and what it earns while the
@@ -131,6 +123,38 @@ func TestFlood(t *testing.T) {
 			assert.Zero(t, got.other.Load(), "replies neither answers nor slips")
 			assert.Contains(t, got.text, path.answer)
 		})
+	}
+}
+
+// floodSent is the fewest queries a flood must have sent to be one: 90 %
+// of its rate for its time.
+const floodSent = floodRate * int64(floodFor/time.Millisecond) / 1000 * 9 / 10
+
+// during returns what is asked of the server at addr during a flood:
+// another network asking the same name, the same address asking another
+// name, and TCP, ten queries each, every one answered; done gets when
+// each finished.
+func during(t *testing.T, addr string, done *[3]time.Duration) func(start time.Time) {
+	return func(start time.Time) {
+		var wg sync.WaitGroup
+		for n, c := range []struct{ proto, client, name string }{
+			{"udp", "127.0.1.1", "www.tp.internal."}, // another /24
+			{"udp", "127.0.0.1", "other.tp.internal."},
+			{"tcp", "127.0.0.1", "www.tp.internal."},
+		} {
+			wg.Go(func() {
+				for i := range 10 {
+					m, err := exchange(c.proto, c.client, addr, c.name)
+					if !assert.NoError(t, err, "%s from %s for %s: query %d", c.proto, c.client, c.name, i) ||
+						!assert.False(t, m.Truncated, "%s from %s for %s: query %d", c.proto, c.client, c.name, i) ||
+						!assert.Len(t, m.Answer, 1, "%s from %s for %s: query %d", c.proto, c.client, c.name, i) {
+						return
+					}
+				}
+				done[n] = time.Since(start)
+			})
+		}
+		wg.Wait()
 	}
 }
 
