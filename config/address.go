@@ -20,7 +20,7 @@ type address struct {
 // why s is none of them, or "".
 func parseAddress(s string) (address, string) {
 	if ip, err := netip.ParseAddr(s); err == nil {
-		return ipAddress(s, ip, address{})
+		return ipAddress(s, ip, address{}, true)
 	}
 	host, a := s, address{}
 	switch {
@@ -36,7 +36,7 @@ func parseAddress(s string) (address, string) {
 		if rest != "" {
 			a.port, a.hasPort = rest[1:], true
 		}
-		return ipAddress(s, ip, a)
+		return ipAddress(s, ip, a, false)
 	case strings.Count(s, ":") > 1:
 		// Not IPv6, as ParseAddr failed, and too many colons for a port.
 		return a, fmt.Sprintf("%s is not a valid IPv6 address", quote(s))
@@ -45,7 +45,7 @@ func parseAddress(s string) (address, string) {
 		a.hasPort = true
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return ipAddress(s, ip, a)
+		return ipAddress(s, ip, a, false)
 	}
 	name := strings.TrimSuffix(asciiLower(host), ".")
 	if _, err := netip.ParseAddr(name); err == nil {
@@ -60,15 +60,24 @@ func parseAddress(s string) (address, string) {
 
 // ipAddress completes a with ip. Zones ("fe80::1%eth0") are refused: the
 // address goes into AAAA records, which have no place for one. So are the
-// addresses no client can connect to (see unreachable).
-func ipAddress(s string, ip netip.Addr, a address) (address, string) {
+// addresses no client can connect to (see unreachable). alone is whether
+// s is the address and nothing else.
+func ipAddress(s string, ip netip.Addr, a address, alone bool) (address, string) {
 	if ip.Zone() != "" {
 		return a, fmt.Sprintf("%s has the zone %q; zones are not allowed", quote(s), ip.Zone())
 	}
 	if what := unreachable(ip); what != "" {
 		return a, fmt.Sprintf("%s is %s, which no client can connect to", quote(s), what)
 	}
-	a.addr, a.ip = ip.String(), ip
+	a.ip = ip
+	if alone && ip.Is4() {
+		// ParseAddr takes one spelling of an IPv4 address only (no
+		// leading zeros), the canonical one: s is kept, and a large
+		// registry has a string less per endpoint to make.
+		a.addr = s
+	} else {
+		a.addr = ip.String()
+	}
 	return a, ""
 }
 

@@ -32,10 +32,34 @@ type decoder struct {
 	items    int
 	expected int // how many items there are about to be
 	services []Service
-	names    map[nameKey]nameOwner
-	// base is the path of the service being decoded ("services[2]"),
-	// put in front of the fields of its errors (see full).
-	base string
+	names    nameClaims
+	// item is where the service being decoded is in the services list
+	// (services[item-1]; 0 for an API body), and part the port or endpoint
+	// of it being decoded, whose fields are given inside the part (see
+	// full).
+	item int
+	part listItem
+	// spare is the serviceDecl the services are decoded into, one after
+	// the other (see newServiceDecl), and entryBuf the entries of their
+	// mappings (see entrySpace).
+	spare    *serviceDecl
+	entryBuf []entry
+}
+
+// listItem is item i of the list at the path list; none when list is "".
+type listItem struct {
+	list string
+	i    int
+}
+
+func (l listItem) String() string { return index(l.list, l.i) }
+
+// join returns the path of field, a path inside the item.
+func (l listItem) join(field string) string {
+	if field == "" {
+		return l.String()
+	}
+	return l.String() + "." + field
 }
 
 // posError is an Error with the column of its node, which only serves to
@@ -71,18 +95,20 @@ func (d *decoder) errorAt(line, col int, field, format string, args ...any) {
 	d.errs = append(d.errs, pe)
 }
 
-// full returns path, a path inside the service being decoded, from the top
-// of the document. A service's fields are decoded as if it were an API body,
-// without d.base, and get it here, in the few errors there are: that saves
-// making the path of every field of every service.
+// full returns path, a path inside the service being decoded (inside the
+// part being decoded, if any), from the top of the document. A service's
+// fields are decoded as if it were an API body, and those of its ports and
+// endpoints as if each were alone, without the path of the service or the
+// item: the path is made here, in the few errors there are, and not for
+// every field of every service.
 func (d *decoder) full(path string) string {
-	switch {
-	case d.base == "":
-		return path
-	case path == "":
-		return d.base
+	if d.part.list != "" {
+		path = d.part.join(path)
 	}
-	return d.base + "." + path
+	if d.item == 0 {
+		return path
+	}
+	return listItem{"services", d.item - 1}.join(path)
 }
 
 // at returns " (line N)" for n, to point from one error to the place it

@@ -19,7 +19,7 @@ type entry struct {
 // share, say, one check among services through an anchor.
 func (d *decoder) entries(n *yaml.Node, path string) []entry {
 	var merged []entry
-	own := entryList{list: make([]entry, 0, len(n.Content)/2)}
+	own := entryList{list: d.entrySpace(len(n.Content) / 2)}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -43,6 +43,18 @@ func (d *decoder) entries(n *yaml.Node, path string) []entry {
 		}
 	}
 	return own.list
+}
+
+// entrySpace returns an empty slice with room for n entries, taken from
+// d.entryBuf: the mappings of a service are decoded and dropped with it,
+// so their entries share one buffer, emptied for each service (see
+// newServiceDecl), instead of a slice made for each mapping of each
+// service. Appending past n makes a slice of its own.
+func (d *decoder) entrySpace(n int) []entry {
+	buf := slices.Grow(d.entryBuf, n)
+	from := len(buf)
+	d.entryBuf = buf[:from+n]
+	return buf[from : from : from+n]
 }
 
 // entryList is the entries of a mapping so far, found by name: by looking

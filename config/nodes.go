@@ -96,6 +96,14 @@ func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
 // asciiLower lower-cases the ASCII letters of s only: Unicode case mapping
 // would turn, for one, the Kelvin sign into a valid "k".
 func asciiLower(s string) string {
+	// Names are mostly written in lower case already: no copy for them.
+	upper := false
+	for i := 0; i < len(s) && !upper; i++ {
+		upper = 'A' <= s[i] && s[i] <= 'Z'
+	}
+	if !upper {
+		return s
+	}
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {

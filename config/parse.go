@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -188,32 +188,30 @@ func (d *decoder) serviceList(n *yaml.Node) {
 func (d *decoder) nextService(item *yaml.Node) {
 	i := d.items
 	d.items++
-	d.base = index("services", i)
-	defer func() { d.base = "" }()
+	d.item = i + 1
+	defer func() { d.item = 0 }()
 	if sd := d.service(item, ""); sd != nil {
 		d.claimNames(sd, i)
 		if len(d.errs) == 0 {
 			d.services = append(d.services, sd.svc)
 		}
 	}
-	if d.items == namesSample && d.expected > namesSample {
-		names := make(map[nameKey]nameOwner, len(d.names)*d.expected/namesSample)
-		maps.Copy(names, d.names)
-		d.names = names
+	if labels := d.names.labels; d.items == namesSample && d.expected > namesSample {
+		d.names.labels = slices.Grow(labels, len(labels)*d.expected/namesSample-len(labels))
 	}
 }
 
 // grow makes room for about n services: building the slice by appending
-// would copy it over and over. The map of their names is made again for
-// as many as the first services have each, once they are decoded (see
+// would copy it over and over. Room for their endpoints' labels is made
+// for as many as the first services have each, once they are decoded (see
 // nextService).
 func (d *decoder) grow(n int) {
 	d.expected = n
 	d.services = make([]Service, 0, n)
-	d.names = make(map[nameKey]nameOwner, 4*namesSample)
+	d.names = newNameClaims(n)
 }
 
-// namesSample is how many services tell how many names to make room for.
+// namesSample is how many services tell how many labels to make room for.
 const namesSample = 64
 
 // result returns the services decoded, or nil after an error.

@@ -433,6 +433,39 @@ services: []
 			},
 		},
 		{
+			// The names of endpoints are found from their services' names:
+			// through services of the same name, and by the first use.
+			name: "names of endpoints of services of one name",
+			in: `services:
+  - name: db
+  - name: db
+    endpoints:
+      - address: 10.0.0.1
+        name: a
+  - name: a.db
+  - name: db
+    endpoints:
+      - address: 10.0.0.2
+        name: a
+  - name: b.db
+  - name: DB
+    endpoints:
+      - address: 10.0.0.3
+        name: b
+      - 10.0.0.4
+  - name: 10-0-0-4.db
+`,
+			want: []string{
+				"services.yaml:3: services[1].name: \"db\" is already used by services[0] (line 2)",
+				"services.yaml:7: services[2].name: \"a.db\" is already used by services[1].endpoints[0] (line 5)",
+				"services.yaml:8: services[3].name: \"db\" is already used by services[0] (line 2)",
+				"services.yaml:11: services[3].endpoints[0].name: \"a.db\" is already used by services[1].endpoints[0] (line 5)",
+				"services.yaml:13: services[5].name: \"db\" is already used by services[0] (line 2)",
+				"services.yaml:16: services[5].endpoints[0].name: \"b.db\" is already used by services[4] (line 12)",
+				"services.yaml:18: services[6].name: \"10-0-0-4.db\" is already used by services[5].endpoints[1] (line 17)",
+			},
+		},
+		{
 			name: "name lengths",
 			in: `services:
   - name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa

@@ -12,7 +12,7 @@ var portFields = []string{"name", "port", "protocol"}
 // portDecl is where a port is in the document.
 type portDecl struct {
 	node *yaml.Node
-	path string
+	at   listItem
 	// name is the node of the name, nil unless the name is valid and the
 	// first of its kind in the service.
 	name *yaml.Node
@@ -26,14 +26,18 @@ func (d *decoder) ports(sd *serviceDecl, e entry) {
 	}
 	path := join(sd.path, "ports")
 	items, _ := d.list(e.val, path)
-	first := make(map[string]portDecl)
+	// Most services have one port, which needs no map to be told apart.
+	var first map[string]portDecl
+	if len(items) > 1 {
+		first = make(map[string]portDecl, len(items))
+	}
 	for i, item := range items {
-		p, pd := d.port(item, index(path, i))
+		p, pd := d.port(item, listItem{path, i})
 		if pd.name != nil {
 			if prev, dup := first[p.Name]; dup {
-				d.errorf(pd.name, join(pd.path, "name"), "%q is already used by %s%s", p.Name, d.full(prev.path), d.at(prev.name))
+				d.errorf(pd.name, pd.at.join("name"), "%q is already used by %s%s", p.Name, d.full(prev.at.String()), d.at(prev.name))
 				pd.name = nil
-			} else {
+			} else if first != nil {
 				first[p.Name] = pd
 			}
 		}
@@ -42,31 +46,35 @@ func (d *decoder) ports(sd *serviceDecl, e entry) {
 	}
 }
 
-func (d *decoder) port(n *yaml.Node, path string) (Port, portDecl) {
+// port decodes the port at, with the paths of its errors made from at
+// only when there are errors (see decoder.full).
+func (d *decoder) port(n *yaml.Node, at listItem) (Port, portDecl) {
 	n = resolve(n)
-	pd := portDecl{node: n, path: path}
+	pd := portDecl{node: n, at: at}
+	d.part = at
+	defer func() { d.part = listItem{} }()
 	var p Port
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "want a mapping, got %s", describe(n))
+		d.errorf(n, "", "want a mapping, got %s", describe(n))
 		return p, pd
 	}
-	f := d.fields(n, path, portFields)
+	f := d.fields(n, "", portFields)
 	if e, ok := f.get("name"); !ok {
-		d.errorf(n, join(path, "name"), "is required")
-	} else if s, ok := d.str(e.val, join(path, "name"), "a string"); ok {
+		d.errorf(n, "name", "is required")
+	} else if s, ok := d.str(e.val, "name", "a string"); ok {
 		if s = asciiLower(s); portNameProblem(s) != "" {
-			d.errorf(resolve(e.val), join(path, "name"), "%s", portNameProblem(s))
+			d.errorf(resolve(e.val), "name", "%s", portNameProblem(s))
 		} else {
 			p.Name, pd.name = s, resolve(e.val)
 		}
 	}
 	if e, ok := f.get("port"); !ok {
-		d.errorf(n, join(path, "port"), "is required")
-	} else if v, ok := d.integer(e.val, join(path, "port"), 1, math.MaxUint16); ok {
+		d.errorf(n, "port", "is required")
+	} else if v, ok := d.integer(e.val, "port", 1, math.MaxUint16); ok {
 		p.Number = uint16(v)
 	}
 	if e, ok := f.get("protocol"); ok {
-		p.Protocol = d.protocol(e.val, join(path, "protocol"))
+		p.Protocol = d.protocol(e.val, "protocol")
 	}
 	return p, pd
 }

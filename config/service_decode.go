@@ -27,14 +27,15 @@ type serviceDecl struct {
 }
 
 // service decodes one service: a list item of a registry file, or an API
-// body. It returns nil when n is not a mapping.
+// body. It returns nil when n is not a mapping. What it returns is d's
+// until the next call (see newServiceDecl).
 func (d *decoder) service(n *yaml.Node, path string) *serviceDecl {
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "want a mapping, got %s", describe(n))
 		return nil
 	}
-	sd := &serviceDecl{path: path, node: n}
+	sd := d.newServiceDecl(path, n)
 	f := d.fields(n, path, serviceFields)
 	// Ports go before endpoints and the check, which refer to them.
 	d.serviceName(sd, f.of("name"))
@@ -52,6 +53,28 @@ func (d *decoder) service(n *yaml.Node, path string) *serviceDecl {
 	applyDefaults(sd)
 	d.checkCheck(sd)
 	d.checkLengths(sd)
+	return sd
+}
+
+// newServiceDecl returns the serviceDecl for the service at n: the one of
+// the service before, emptied, when there was one. The services of a
+// registry file are decoded one at a time, and each one's serviceDecl is
+// dropped once it is decoded, so one serves them all: a large registry
+// would otherwise make a serviceDecl and its ports' and endpoints' slices
+// for each service, about a third of what its parse allocates.
+func (d *decoder) newServiceDecl(path string, n *yaml.Node) *serviceDecl {
+	sd := d.spare
+	if sd == nil {
+		sd = new(serviceDecl)
+		d.spare = sd
+	}
+	// Emptied, so that the nodes of the service before are not kept.
+	ports, endpoints := sd.ports, sd.endpoints
+	clear(ports)
+	clear(endpoints)
+	clear(d.entryBuf)
+	d.entryBuf = d.entryBuf[:0]
+	*sd = serviceDecl{path: path, node: n, ports: ports[:0], endpoints: endpoints[:0]}
 	return sd
 }
 

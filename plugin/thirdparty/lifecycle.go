@@ -42,7 +42,7 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	done()
 	tp.pollFile()
 	if tp.opts.services != "" || tp.st != nil {
-		tp.background.Go(releaseMemory) // serving meanwhile
+		tp.background.Go(func() { releaseMemory(ctx) }) // serving meanwhile
 	}
 	if tp.opts.api.addr != "" {
 		api, err := startAPI(tp, c)

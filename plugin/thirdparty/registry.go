@@ -1,6 +1,7 @@
 package thirdparty
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"log"
@@ -44,11 +45,16 @@ func newThirdParty(o options) (*ThirdParty, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The hash of a large file takes a while too, and the parse
+		// leaves a processor idle now and then: it is taken meanwhile.
+		sum := make(chan [sha256.Size]byte, 1)
+		go func() { sum <- sha256.Sum256(data) }()
 		file, err = config.ParseYAML(o.services, data, tp.configOptions())
+		loaded := <-sum
 		if err != nil {
 			return nil, fmt.Errorf("services %s is invalid:\n%w", o.services, err)
 		}
-		tp.watch.loaded = sha256.Sum256(data)
+		tp.watch.loaded = loaded
 	}
 	// Setup only parses and validates: the answers are built when the
 	// server starts (start), not for a Corefile that is only checked.
@@ -203,4 +209,24 @@ func (tp *ThirdParty) reload() {
 // heap the collector lets grow to twice what is live would keep it as
 // headroom. Later changes leave it to the runtime's scavenger: a forced
 // collection per change costs more than it gives back.
-func releaseMemory() { debug.FreeOSMemory() }
+//
+// It waits releaseDelay first, or gives up when ctx ends (a stop, the
+// configuration replaced): the server begins answering as start returns,
+// and a forced collection of the whole registry then would take a core, and
+// the allocating goroutines' time in assists, from the first answers.
+func releaseMemory(ctx context.Context) {
+	t := time.NewTimer(releaseDelay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		debug.FreeOSMemory()
+	}
+}
+
+// releaseDelay is how long after the start releaseMemory waits: past the
+// first answers, which follow the start within milliseconds, and before
+// the first poll of the registry file (reload is a second at the least
+// anyone sets), whose read would be live through the collection and kept
+// as part of the heap given back.
+const releaseDelay = 250 * time.Millisecond
