@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"maps"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -23,8 +24,39 @@ type watcher struct {
 	loaded   [sha256.Size]byte // content of the registry being served
 	rejected [sha256.Size]byte // content last found invalid, reported once
 	readErr  string            // last read error, reported once
-	quit     chan struct{}
-	done     chan struct{}
+	// stable is the file as it was when last read, if it had not changed
+	// for stableAge then: while it stays the same file, of the same size
+	// and modification time, a poll does not read it (as CoreDNS's hosts
+	// checks its file). Reading and hashing a large registry on every poll
+	// took the processor from the answers for milliseconds each time.
+	stable os.FileInfo
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+// stableAge is how long a file must have stood unchanged when it is read
+// for a poll to trust its modification time: a later write moves it even
+// where the time is kept to the second, or to the clock's tick, while one
+// in the same tick as the read, of the same size, would leave it as it was.
+const stableAge = 2 * time.Second
+
+// read returns the content of the registry file, or unchanged when it is
+// the stable file still, which it does not read.
+func (w *watcher) read(path string, limit int64) (data []byte, unchanged bool, err error) {
+	fi, statErr := os.Stat(path)
+	if statErr == nil && w.stable != nil && os.SameFile(fi, w.stable) &&
+		fi.Size() == w.stable.Size() && fi.ModTime().Equal(w.stable.ModTime()) {
+		return nil, true, nil
+	}
+	w.stable = nil
+	if data, err = config.ReadFile(path, limit); err != nil {
+		return nil, false, err
+	}
+	// Taken before the read: a change in between shows at the next poll.
+	if statErr == nil && time.Since(fi.ModTime()) >= stableAge {
+		w.stable = fi
+	}
+	return data, false, nil
 }
 
 func newThirdParty(o options) (*ThirdParty, error) {
@@ -41,7 +73,7 @@ func newThirdParty(o options) (*ThirdParty, error) {
 	tp.hosts = hostname.New(servers, err, tp.hostChanged)
 	var file []config.Service
 	if o.services != "" {
-		data, err := config.ReadFile(o.services, o.servicesMaxSize)
+		data, _, err := tp.watch.read(o.services, o.servicesMaxSize)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +206,10 @@ func (tp *ThirdParty) stopPolling() {
 // serving, and its errors are logged once, not on every poll.
 func (tp *ThirdParty) reload() {
 	w, path := tp.watch, tp.opts.services
-	data, err := config.ReadFile(path, tp.opts.servicesMaxSize)
+	data, unchanged, err := w.read(path, tp.opts.servicesMaxSize)
+	if unchanged {
+		return
+	}
 	if err != nil {
 		if err.Error() != w.readErr {
 			w.readErr = err.Error()

@@ -365,6 +365,43 @@ func TestEditedRegistryIsServedWithinReloadPlusOneSecond(t *testing.T) {
 	}
 }
 
+// TestStableRegistryIsNotReadAgain: a poll reads the registry file only
+// when stat says it changed. An edit that keeps the file's size and puts
+// its old modification time back is not seen (so the poll did not read
+// it); the same file touched is.
+func TestStableRegistryIsNotReadAgain(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "services.yaml")
+	old := time.Now().Add(-time.Hour)
+	write := func(address string, mtime time.Time) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(path, []byte("services:\n  - name: db\n    endpoints: ["+address+"]\n"), 0o644))
+		require.NoError(t, os.Chtimes(path, mtime, mtime))
+	}
+	write("10.0.0.1", old)
+	port := test.FreePort(t)
+	corefile := "tp.internal:" + port + " {\n bind 127.0.0.1\n thirdparty {\n  services services.yaml\n  reload 50ms\n }\n}\n"
+	test.StartInput(t, server.Input{Filename: filepath.Join(dir, "Corefile"), Contents: []byte(corefile)})
+	addr := "127.0.0.1:" + port
+	answer := func() []string {
+		return rrs(exchange(t, "udp", addr, "127.0.0.1", test.Query("db.tp.internal.", dns.TypeA, 0)).Answer)
+	}
+	require.Equal(t, []string{"db.tp.internal. 10 IN A 10.0.0.1"}, answer())
+
+	write("10.0.0.2", old)
+	// A change nothing shows cannot be waited for: ten polls go by.
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, []string{"db.tp.internal. 10 IN A 10.0.0.1"}, answer(), "the stable file was read again")
+
+	now := time.Now()
+	require.NoError(t, os.Chtimes(path, now, now))
+	deadline := time.Now().Add(time.Second)
+	for !slices.Equal(answer(), []string{"db.tp.internal. 10 IN A 10.0.0.2"}) {
+		require.True(t, time.Now().Before(deadline), "the touched file was not read within a second")
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestACacheInFrontKeepsNothing: answers that depend on the client must
 // not be served to another one from a cache.
 func TestACacheInFrontKeepsNothing(t *testing.T) {
