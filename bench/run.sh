@@ -114,8 +114,12 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 WORK=$(mktemp -d -t tpdns-bench.XXXXXX)
 SERVER_PID=
+RMEM_DEFAULT= # net.core.rmem_default to put back, raised for Knot
 
 cleanup() {
+	if [[ -n $RMEM_DEFAULT ]]; then
+		sysctl -qw net.core.rmem_default="$RMEM_DEFAULT" || true
+	fi
 	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
 		kill "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
@@ -236,6 +240,7 @@ start() {
 	chain) taskset -c 0 ./bin/tpdns --conf "$WORK/Corefile.chain" >"$log" 2>&1 & ;;
 	knot)
 		rm -rf "$WORK/knot" && mkdir -p "$WORK/knot"
+		knot_receive_buffer
 		taskset -c 0 "$KNOTD" -c "$WORK/knot.conf" >"$log" 2>&1 &
 		;;
 	coredns) taskset -c 0 ./bin/coredns -conf "$WORK/Corefile.coredns" >"$log" 2>&1 & ;;
@@ -259,7 +264,39 @@ start() {
 	if [[ $1 != echo ]]; then
 		check_answers "$1"
 	fi
+	if [[ -n $RMEM_DEFAULT ]]; then
+		sysctl -qw net.core.rmem_default="$RMEM_DEFAULT"
+		RMEM_DEFAULT=
+	fi
 }
+
+# knot_receive_buffer: Knot has no setting for its sockets' receive buffer,
+# and Linux's default (208 KiB) drops the queries of a stall that tpdns's
+# (4 MiB, as far as net.core.rmem_max allows) keeps and answers late: a
+# dropped query costs its client a retry seconds later, yet it leaves the
+# percentiles of the answered ones shorter. So Knot starts with the same
+# buffer: net.core.rmem_default is raised while it binds (as root), then
+# put back (start, or cleanup).
+knot_receive_buffer() {
+	local want have max
+	want=$((4 << 20))
+	have=$(sysctl -n net.core.rmem_default 2>/dev/null) || return 0
+	max=$(sysctl -n net.core.rmem_max)
+	want=$((want < max ? want : max))
+	if ((have >= want)); then
+		KNOT_BUFFER="Knot's socket had a receive buffer of $((have >> 10)) KiB (net.core.rmem_default), tpdns's $((want >> 10)) KiB."
+		return 0
+	fi
+	if [[ $(id -u) != 0 ]]; then
+		echo "knot keeps the default receive buffer ($have bytes; tpdns has $want): raising it needs root" >&2
+		return 0
+	fi
+	sysctl -qw net.core.rmem_default="$want"
+	RMEM_DEFAULT=$have
+	KNOT_BUFFER="Knot's socket had tpdns's receive buffer, $((want >> 10)) KiB (Linux's default: $((have >> 10)) KiB)."
+}
+KNOT_BUFFER="Knot's socket had Linux's default receive buffer, tpdns's is up to 4 MiB: Knot drops the queries of a stall that tpdns answers late."
+
 
 stop() {
 	kill "$SERVER_PID"
@@ -430,6 +467,10 @@ echo
 echo "### make bench: $SERVICES services, medians of $ROUNDS round(s) of ${SECONDS_PER_RUN}s"
 echo
 echo "Server on CPU 0, load on CPU 1, loopback; $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)${knot_version:+; Knot DNS $knot_version}."
+if has knot; then
+	echo
+	echo "$KNOT_BUFFER"
+fi
 echo
 awk -v servers="${SERVERS[*]}" -v files="$FILES" -v inflight="$INFLIGHT" -v rate="$LATENCY_QPS" -v latency_rounds="$LATENCY_ROUNDS" \
 	-v rate_from="$(has knot && echo "50% of Knot's peak" || echo BENCH_LATENCY_QPS)" \
