@@ -395,9 +395,9 @@ func TestStableRegistryIsNotReadAgain(t *testing.T) {
 
 	now := time.Now()
 	require.NoError(t, os.Chtimes(path, now, now))
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !slices.Equal(answer(), []string{"db.tp.internal. 10 IN A 10.0.0.2"}) {
-		require.True(t, time.Now().Before(deadline), "the touched file was not read within a second")
+		require.True(t, time.Now().Before(deadline), "the touched file was not read")
 		time.Sleep(10 * time.Millisecond)
 	}
 }
