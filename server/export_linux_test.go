@@ -17,13 +17,9 @@ func UDPDatagrams(inst *caddy.Instance, addr string) []uint64 {
 		running := s.running
 		s.mu.Unlock()
 		for _, t := range running {
-			<-t.started // the readers are made
+			<-t.started
 			if u, ok := t.run.(*udpServer); ok {
-				var n uint64
-				for _, r := range u.all {
-					n += r.datagrams.Load()
-				}
-				counts = append(counts, n)
+				counts = append(counts, u.datagrams.Load())
 			}
 		}
 	}

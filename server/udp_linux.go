@@ -35,8 +35,8 @@ const udpReceiveBuffer = 4 << 20
 // controlLen holds one IP_PKTINFO or IPV6_PKTINFO control message.
 var controlLen = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 
-// udpServer serves one UDP socket with batched system calls: each of its
-// readers reads datagrams in batches, answers in place those the packet
+// udpServer serves one UDP socket with batched system calls: its reader
+// reads datagrams in batches, answers in place those the packet
 // path can answer, writes those replies in one batch, and hands every
 // other query (declined by the packet path, or one it panicked on) to the
 // chain in a goroutine of its own, as miekg/dns does.
@@ -59,12 +59,10 @@ type udpServer struct {
 	local   netip.AddrPort
 	pktinfo bool // a wildcard socket: replies must leave from the address the query came to
 
-	stopping atomic.Bool
-	readers  sync.WaitGroup
-	handlers sync.WaitGroup // queries in the chain
-	// all are the readers, made before they start (for the tests, which
-	// count what each socket read).
-	all []*udpReader
+	stopping  atomic.Bool
+	reading   sync.WaitGroup // the reader
+	handlers  sync.WaitGroup // queries in the chain
+	datagrams atomic.Uint64  // read so far
 }
 
 // newUDPServer returns the batched server of pc, or nil when pc is not a
@@ -137,9 +135,8 @@ func (u *udpServer) enablePktinfo() error {
 // server started after another).
 func (u *udpServer) serve(started func()) error {
 	r := newUDPReader(u)
-	u.all = []*udpReader{r}
-	u.readers.Add(1)
-	defer u.readers.Done()
+	u.reading.Add(1)
+	defer u.reading.Done()
 	started()
 	err := r.run()
 	if u.stopping.Load() {
@@ -156,12 +153,12 @@ func (u *udpServer) serve(started func()) error {
 // one that was handed over closes this server's copy only.
 func (u *udpServer) stop(ctx context.Context) {
 	u.stopping.Store(true)
-	// Wakes the readers; it fails only on a closed socket, whose readers
-	// have returned already.
+	// Wakes the reader; it fails only on a closed socket, whose reader
+	// has returned already.
 	_ = u.conn.SetReadDeadline(time.Unix(1, 0))
 	done := make(chan struct{})
 	go func() {
-		u.readers.Wait()
+		u.reading.Wait()
 		u.handlers.Wait()
 		close(done)
 	}()
@@ -174,11 +171,10 @@ func (u *udpServer) stop(ctx context.Context) {
 	}
 }
 
-// udpReader is one reader of a udpServer and the buffers it owns.
+// udpReader is the reader of a udpServer and the buffers it owns.
 type udpReader struct {
-	u         *udpServer
-	packets   packetReader
-	datagrams atomic.Uint64 // read so far
+	u       *udpServer
+	packets packetReader
 
 	in      [udpBatch]unix.Mmsghdr
 	inIov   [udpBatch]unix.Iovec
@@ -238,7 +234,7 @@ func (r *udpReader) run() error {
 			}
 			return err
 		}
-		r.datagrams.Add(uint64(n))
+		r.u.datagrams.Add(uint64(n))
 		r.answer(n)
 	}
 }

@@ -1,7 +1,9 @@
 package prometheus
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,10 +72,7 @@ func (v *histogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
 // buckets; the sum may miss, or have, an observation made while it reads.
 func (v *histogramVec) Collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
-	series := make([]*histogram, 0, len(v.series))
-	for _, h := range v.series {
-		series = append(series, h)
-	}
+	series := slices.Collect(maps.Values(v.series))
 	v.mu.Unlock()
 	for _, h := range series {
 		count, sum, buckets := h.read(v.upper)
