@@ -21,8 +21,11 @@ import (
 )
 
 // udpBatch is how many datagrams one recvmmsg reads, and one sendmmsg
-// writes, at most.
-const udpBatch = 32
+// writes, at most. After a stall the queue drains in fewer system calls the
+// larger it is: at half Knot's peak, open-loop p99 was lowest at 64 and 128
+// (8 and 16 doubled it, 32 was in between), while a batch's buffers only
+// take memory where datagrams are written.
+const udpBatch = 64
 
 // udpReceiveBuffer is the receive buffer asked for on a UDP socket, which
 // the kernel caps at net.core.rmem_max. Its default, 208 KiB, holds some
