@@ -3,7 +3,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.gitCommit=$(REVISION)
 FUZZTIME ?= 20s
 
-.PHONY: build install run coredns test test-tpdns test-coredns test-deps lint fuzz bench bench-scale bench-go clean
+.PHONY: build install run coredns test test-tpdns test-coredns test-deps lint fuzz bench bench-scale bench-sharing bench-go clean
 
 ## build: the tpdns and tpdnsctl binaries, in bin/
 build:
@@ -72,6 +72,14 @@ bench:
 ## missing; the whole output goes to bench-scale.log
 bench-scale:
 	GO=$(GO) ./scripts/bench-scale.sh
+
+## bench-sharing: shared probing (health_sharing) simulated: 3 replicas on one
+## etcd, 10,000 tcp-checked endpoints every 10 s, each replica probing
+## everything and then sharing, a replica killed (probes/s on the targets, etcd
+## writes and watch events, CPU, memory, take-over); installs etcd-server if
+## missing; the whole output goes to bench-sharing.log
+bench-sharing:
+	GO=$(GO) ./scripts/bench-sharing.sh
 
 ## bench-go: the Go benchmarks of the answering path
 bench-go:

@@ -108,7 +108,13 @@ func NewChecker(concurrency int, publish func([]Report)) *Checker {
 // Set makes eps the endpoints to probe. Endpoints whose key was already
 // set keep their state and schedule; new ones start Unknown and are probed
 // at once; the others are forgotten.
-func (c *Checker) Set(eps []Endpoint) {
+func (c *Checker) Set(eps []Endpoint) { c.SetKnown(eps, nil) }
+
+// SetKnown is Set, except that a new endpoint whose status known returns
+// starts in it, and is first probed at a random point of its interval: an
+// endpoint another checker probed until now (a take-over) goes on where
+// that one was, its rise and fall counts included.
+func (c *Checker) SetKnown(eps []Endpoint, known func(key string) (Status, bool)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	next := make(map[string]*entry, len(eps))
@@ -120,6 +126,12 @@ func (c *Checker) Set(eps []Endpoint) {
 			continue
 		}
 		e := &entry{Endpoint: ep, due: now, pos: -1}
+		if known != nil {
+			if st, ok := known(ep.Key); ok && ep.Target.Check.Interval > 0 {
+				e.status = st
+				e.due = now.Add(time.Duration(rand.Int64N(int64(ep.Target.Check.Interval))))
+			}
+		}
 		next[ep.Key] = e
 		heap.Push(&c.queue, e)
 	}

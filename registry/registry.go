@@ -186,6 +186,29 @@ func (r *Registry) Load(ctx context.Context) (invalid map[string]error, err erro
 	return invalid, nil
 }
 
+// LoadStale serves snap, a copy of the store kept elsewhere (a replica's
+// file of its last read), while the store itself cannot be read. It
+// changes nothing once the store has been read or written (applied says
+// whether it served snap), and it leaves the registry as if nothing had
+// been read: the store's next snapshot, whatever its revision, replaces it
+// whole. A service that does not validate is left out and returned in
+// invalid.
+func (r *Registry) LoadStale(snap *store.Snapshot) (invalid map[string]error, applied bool) {
+	stored, invalid := r.decode(snap)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loaded >= 0 || r.applied >= 0 {
+		return invalid, false
+	}
+	for name, s := range stored {
+		s.Revision = snap.Revision
+		stored[name] = s
+	}
+	cur := r.state.Load()
+	r.publish(build(cur.Revision+1, cur.File, stored))
+	return invalid, true
+}
+
 // decode merges and validates every service of snap, on every processor:
 // a replica's first read of a large store is mostly this. A service read
 // as the current state holds it (the same document and registered

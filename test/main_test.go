@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -35,6 +36,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The snapshot files of the replicas' etcd stores (in the user's
+	// cache directory by default) stay in dir: no test serves another
+	// run's snapshot.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	tpdnsBinary, err = BuildBinary(dir, "tpdns")
 	if err == nil {
 		tpdnsctlBinary, err = BuildBinary(dir, "tpdnsctl")

@@ -166,6 +166,16 @@ func (e *healthCopy) healthyCount() int {
 	return e.healthy
 }
 
+// checkerReported takes the checker's reports: through the sharing of the
+// probing when there is one, straight to the answers otherwise.
+func (tp *ThirdParty) checkerReported(batch []health.Report) {
+	if tp.sharing != nil {
+		tp.sharing.checkerReported(batch)
+		return
+	}
+	tp.healthReported(batch)
+}
+
 // healthReported keeps the reports of the checker, logs and counts the
 // changes of state, lets the guard see them, and rebuilds in every view the
 // records of the services whose answers they change.
@@ -294,6 +304,10 @@ func (tp *ThirdParty) inherit(from []*ThirdParty) {
 	}
 	for _, old := range from {
 		tp.states.apply(tp.checker.Inherit(old.checker))
+		if tp.sharing != nil {
+			// Its checker has what this replica owns, the copy the rest.
+			tp.states.apply(tp.sharing.inherit(&old.states))
+		}
 		tp.hosts.Inherit(old.hosts)
 	}
 	tp.mu.Lock()

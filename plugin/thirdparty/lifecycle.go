@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/coredns/caddy"
+
+	etcdstore "github.com/tpdns/tpdns/store/etcd"
 )
 
 // start runs when the server starts, and when a reload starts this
@@ -19,16 +21,23 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	if err := tp.openStore(prev); err != nil {
 		return err
 	}
+	if st, ok := tp.st.(*etcdstore.Store); ok && tp.opts.healthSharing {
+		tp.sharing = newSharing(tp, st)
+	}
 	tp.reg.Subscribe(tp.serve) // the answers of the registry file, at once
 	endpointsGauge.add(tp)
 	ctx, cancel := context.WithCancel(context.Background())
 	tp.cancel = cancel
+	if tp.sharing != nil {
+		tp.sharing.run(ctx, &tp.background)
+	}
 	if tp.st != nil {
 		// A store that cannot be read now (etcd down) does not stop the
 		// server: it serves the registry file and tries again.
-		err := tp.loadStore(ctx)
+		err := tp.firstLoad(ctx)
 		if err != nil {
 			log.Printf("[ERROR] plugin/thirdparty: reading the store: %v; trying again every %s", err, retryInterval)
+			tp.serveSnapshot()
 		}
 		tp.background.Go(func() { tp.watchStore(ctx, err == nil) })
 	}
@@ -138,6 +147,9 @@ func (tp *ThirdParty) stop() error {
 		tp.checker.Stop()
 		tp.guard.stop()
 		tp.hosts.Stop()
+		if tp.snapshots != nil {
+			tp.snapshots.Wait() // a file half written is left as a stray temporary one
+		}
 		tp.mu.Lock()
 		st, owns := tp.st, tp.ownsStore
 		tp.ownsStore = false

@@ -48,6 +48,26 @@ var (
 		Namespace: namespace, Subsystem: "thirdparty", Name: "store_last_load_timestamp_seconds",
 		Help: "When the registered services served were last read from the store; its age is how stale they may be.",
 	})
+	sharingReplicas = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "sharing_replicas",
+		Help: "Live replicas sharing the probing (health_sharing), this one included; 0 while etcd cannot be reached.",
+	})
+	sharingOwned = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "sharing_owned_endpoints",
+		Help: "Checked endpoints this replica probes for all, publishing their states (health_sharing).",
+	})
+	sharingLocal = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "sharing_local_endpoints",
+		Help: "Checked endpoints this replica probes for itself because nobody published their state for three intervals (health_sharing).",
+	})
+	sharingPublished = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "sharing_published_total",
+		Help: "Endpoint states this replica wrote to etcd: changes of state, and the states of endpoints it took over (health_sharing).",
+	})
+	sharingTakeovers = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "sharing_takeovers_total",
+		Help: "Endpoints this replica took over from a replica that died or left (health_sharing).",
+	})
 	apiConnections = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Subsystem: "thirdparty", Name: "api_connections",
 		Help: "Open connections of the registration API, by server (its scheme and address); at most max_connections.",

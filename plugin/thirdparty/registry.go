@@ -62,7 +62,7 @@ func (w *watcher) read(path string, limit int64) (data []byte, unchanged bool, e
 func newThirdParty(o options) (*ThirdParty, error) {
 	tp := &ThirdParty{opts: o, zones: append(append([]string{}, o.zones...), o.reverse...), watch: &watcher{},
 		guard: guard{percent: o.guard, hold: o.guardHold}, down: map[string]bool{}}
-	tp.checker = health.NewChecker(o.probes, tp.healthReported)
+	tp.checker = health.NewChecker(o.probes, tp.checkerReported)
 	tp.checker.Observe = observeProbe
 	tp.checker.Resolve = tp.resolveHost
 	servers, err := o.resolvers, error(nil)
@@ -123,7 +123,11 @@ func (tp *ThirdParty) serve(state *registry.State) {
 // them, not built again. The caller holds tp.mu.
 func (tp *ThirdParty) build(services []config.Service, serial uint32) *views {
 	keys, eps := healthEndpoints(services)
-	tp.checker.Set(eps)
+	if tp.sharing != nil {
+		tp.sharing.setEndpoints(eps)
+	} else {
+		tp.checker.Set(eps)
+	}
 	tp.hostUsers = tp.hostNames(services)
 	tp.hosts.Set(slices.Collect(maps.Keys(tp.hostUsers)))
 	up := func(s *config.Service, i int) bool {

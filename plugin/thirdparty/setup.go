@@ -68,6 +68,8 @@ type options struct {
 	fall            []string // zones whose unknown names go to the next plugin; nil: none
 	panic           bool
 	probes          int // health_concurrency
+	// healthSharing: the replicas on the etcd store share the probing.
+	healthSharing bool
 	// guard is the percentage of healthy endpoints failing together above
 	// which the checker is taken to be cut off (0: never), guardHold the
 	// longest it holds them.
@@ -89,6 +91,10 @@ type storeOptions struct {
 	prefix                    string
 	certFile, keyFile, caFile string
 	username, password        string
+	// snapshot is the file of the last registry read from etcd, served
+	// when a replica starts while etcd cannot be reached: "" for the
+	// default (defaultSnapshotPath), snapshotOff for none.
+	snapshot string
 }
 
 // key identifies the store, for handing it over on a reload.
@@ -142,6 +148,9 @@ func parse(c *caddy.Controller) (options, error) {
 		}
 		if o.api.addr != "" && o.store.kind == "" {
 			return o, c.Err("api needs a store to keep what it registers: add store bolt PATH")
+		}
+		if o.healthSharing && o.store.kind != "etcd" {
+			return o, c.Err("health_sharing needs store etcd: the replicas share the probing through it")
 		}
 	}
 	return o, nil
@@ -254,6 +263,11 @@ func parseProperty(c *caddy.Controller, o *options) error {
 			}
 			o.guardHold = d
 		}
+	case "health_sharing":
+		if len(args) != 0 {
+			return c.ArgErr()
+		}
+		o.healthSharing = true
 	case "health_concurrency":
 		s, err := one()
 		if err != nil {
@@ -345,6 +359,14 @@ func parseEtcdProperty(c *caddy.Controller, o *storeOptions) error {
 			return c.ArgErr()
 		}
 		o.username, o.password = args[0], args[1]
+	case "snapshot":
+		if len(args) != 1 {
+			return c.Errf("store etcd snapshot: want one PATH, or off")
+		}
+		o.snapshot = snapshotOff
+		if args[0] != snapshotOff {
+			o.snapshot = relative(c, args[0])
+		}
 	default:
 		return c.Errf("unknown store etcd property %q", prop)
 	}

@@ -16,6 +16,11 @@ import (
 // again; meanwhile the last registry read keeps serving.
 const retryInterval = 2 * time.Second
 
+// pingTimeout bounds the ping that tells whether etcd answers: a ping that
+// failed makes the store fail writes quickly (see etcdstore.Store.Down),
+// so it is known within retryInterval plus pingTimeout of etcd going.
+const pingTimeout = time.Second
+
 // openStore takes over the store of a configuration being replaced when it
 // is the same one, or opens it.
 func (tp *ThirdParty) openStore(previous []*ThirdParty) error {
@@ -23,12 +28,13 @@ func (tp *ThirdParty) openStore(previous []*ThirdParty) error {
 	if o.kind == "" {
 		return nil
 	}
+	tp.openSnapshots()
 	for _, old := range previous {
 		if st := old.handOverStore(o); st != nil {
 			tp.mu.Lock()
 			tp.st, tp.ownsStore, tp.storeFrom = st, true, old
 			tp.mu.Unlock()
-			tp.reg.SetStore(st)
+			tp.reg.SetStore(tp.registryStore(st))
 			return nil
 		}
 	}
@@ -52,7 +58,7 @@ func (tp *ThirdParty) openStore(previous []*ThirdParty) error {
 	tp.mu.Lock()
 	tp.st, tp.ownsStore = st, true
 	tp.mu.Unlock()
-	tp.reg.SetStore(st)
+	tp.reg.SetStore(tp.registryStore(st))
 	return nil
 }
 
@@ -80,16 +86,45 @@ func (tp *ThirdParty) loadStore(ctx context.Context) error {
 	}
 	tp.setStoreUp(true)
 	storeLoaded.SetToCurrentTime()
+	logInvalid(invalid)
+	return nil
+}
+
+// logInvalid logs the store services that do not validate.
+func logInvalid(invalid map[string]error) {
 	for _, name := range slices.Sorted(maps.Keys(invalid)) {
 		log.Printf("[ERROR] plugin/thirdparty: store service %s is invalid and not served: %v", name, invalid[name])
 	}
-	return nil
 }
 
 // pinger is a store that can tell whether it is reachable without
 // reading everything (etcd).
 type pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// ping asks the store whether it answers, within pingTimeout; a store that
+// cannot tell says yes.
+func (tp *ThirdParty) ping(ctx context.Context) error {
+	p, ok := tp.st.(pinger)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	return p.Ping(ctx)
+}
+
+// firstLoad reads the store as a configuration starts. It pings first: a
+// store that does not answer holds the start up for pingTimeout rather
+// than its whole timeout, and one that answers is read with the whole
+// timeout however large it is.
+func (tp *ThirdParty) firstLoad(ctx context.Context) error {
+	if err := tp.ping(ctx); err != nil {
+		tp.setStoreUp(false)
+		return err
+	}
+	return tp.loadStore(ctx)
 }
 
 // watchStore serves the store anew after every change it signals, and
@@ -105,18 +140,24 @@ func (tp *ThirdParty) watchStore(ctx context.Context, loaded bool) {
 			return
 		case <-changes:
 		case <-retry.C:
-			if loaded {
-				// A watch waits quietly while its store is away: ask.
-				if p, ok := tp.st.(pinger); ok {
-					if err := p.Ping(ctx); err != nil && ctx.Err() == nil {
-						tp.setStoreUp(false)
-						loaded = false
-						if err.Error() != reported {
-							reported = err.Error()
-							log.Printf("[ERROR] plugin/thirdparty: %v; the last registry read keeps serving", err)
-						}
-					}
+			// A watch waits quietly while its store is away: ask. A
+			// store not read yet is asked first too, so that its read
+			// has the whole timeout (the ping's success ends the short
+			// timeouts of a store known down).
+			err := tp.ping(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				tp.setStoreUp(false)
+				loaded = false
+				if err.Error() != reported {
+					reported = err.Error()
+					log.Printf("[ERROR] plugin/thirdparty: %v; the last registry read keeps serving", err)
 				}
+				continue
+			}
+			if loaded {
 				continue
 			}
 		}

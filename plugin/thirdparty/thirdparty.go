@@ -31,6 +31,7 @@ type ThirdParty struct {
 	watch   *watcher
 	checker *health.Checker
 	states  healthCopy // what checker published
+	sharing *sharing   // health_sharing; nil without
 	// storeDown is set while the store cannot be read: its services
 	// answer from the last read, stale.
 	storeDown atomic.Bool
@@ -53,6 +54,8 @@ type ThirdParty struct {
 	st        store.Store
 	ownsStore bool        // false once handed over to the next configuration
 	storeFrom *ThirdParty // the configuration the store was taken over from
+	// snapshots writes the etcd store's snapshot file; nil: none.
+	snapshots *store.SnapshotWriter
 
 	cancel     context.CancelFunc // ends the background work
 	background sync.WaitGroup

@@ -26,7 +26,20 @@ import (
 	_ "github.com/tpdns/tpdns/test/testplugins"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The snapshot files of the tests' etcd stores (in the user's cache
+	// directory by default) go to a directory of their own: no test
+	// serves another run's snapshot, and none is left behind.
+	cache, err := os.MkdirTemp("", "tpdns-cache")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(cache)
+		os.Exit(code)
+	}))
+}
 
 // registryYAML is the registry the answer tests run against. Clients are
 // 127.0.0.1 (the default) or 127.0.0.2.

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/connectivity"
 
 	"github.com/tpdns/tpdns/store"
 )
@@ -27,6 +28,11 @@ import (
 const (
 	defaultPrefix  = "/tpdns"
 	defaultTimeout = 5 * time.Second
+
+	// downTimeout bounds an operation while etcd is known to be
+	// unreachable, so that an API write fails in well under a second
+	// instead of waiting the whole timeout for a connection.
+	downTimeout = 750 * time.Millisecond
 
 	// keepAlive is how long a connection stays idle before it is probed,
 	// so that a watch on a silently dead connection ends.
@@ -75,6 +81,9 @@ type Store struct {
 
 	// rev is the revision of the last Load, where watches start.
 	rev atomic.Int64
+	// down is set when an operation found etcd unreachable, and cleared
+	// by the next one that it answers.
+	down atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -151,15 +160,43 @@ func (s *Store) client() (*clientv3.Client, error) {
 	return s.cli, nil
 }
 
-// do runs op with the client and a context bounded by the timeout.
+// do runs op with the client and a context bounded by the timeout, or by
+// downTimeout while etcd is known to be unreachable: the client would
+// wait for a connection until the deadline. It records whether etcd
+// answered.
 func (s *Store) do(ctx context.Context, op func(context.Context, *clientv3.Client) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	cli, err := s.client()
 	if err != nil {
 		return s.wrap(err)
 	}
-	return s.wrap(op(ctx, cli))
+	timeout := s.timeout
+	if s.Down() || unreachable(cli) {
+		timeout = min(timeout, downTimeout)
+		// Try to connect now rather than after gRPC's backoff (up to
+		// maxBackoff): an etcd back since is used by this operation.
+		cli.ActiveConnection().ResetConnectBackoff()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err = op(ctx, cli)
+	switch {
+	case err == nil:
+		s.down.Store(false)
+	case unavailable(err):
+		s.down.Store(true)
+	}
+	return s.wrap(err)
+}
+
+// Down reports whether the last operation that ended found etcd
+// unreachable; the next one that etcd answers clears it.
+func (s *Store) Down() bool { return s.down.Load() }
+
+// unreachable says whether gRPC has failed to connect to any endpoint and
+// is waiting to try again: an operation would wait for that. It tells a
+// write made just after etcd died, before any operation failed.
+func unreachable(cli *clientv3.Client) bool {
+	return cli.ActiveConnection().GetState() == connectivity.TransientFailure
 }
 
 // Close implements store.Store.

@@ -297,13 +297,13 @@ func TestLoadSkipsForeignKeys(t *testing.T) {
 	e := test.StartEtcd(t)
 	s := open(t, etcd.Options{Endpoints: []string{e.Endpoint}})
 	for _, key := range []string{"/tpdns/services/", "/tpdns/services/a/b", "/tpdns/endpoints/db", "/tpdns/endpoints/db/",
-		"/tpdns/endpoints/db/a/b", "/tpdns/other", "/tpdns/services/db"} {
+		"/tpdns/endpoints/db/a/b", "/tpdns/other", "/tpdns/health/db/10.0.0.1:5432", "/tpdns/replicas/r1", "/tpdns/services/db"} {
 		e.Put(t, key, "x")
 	}
 	snap, err := s.Load(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, &store.Snapshot{
-		Revision:  8, // one a change, from 1 in a new etcd
+		Revision:  10, // one a change, from 1 in a new etcd
 		Services:  map[string][]byte{"db": []byte("x")},
 		Endpoints: map[string]map[string]store.Endpoint{},
 	}, snap)
@@ -384,6 +384,16 @@ func TestWatch(t *testing.T) {
 	e.Put(t, "/tpdns/services/web", `{}`)
 	signalled(t, first, time.Second, "a raw put")
 	signalled(t, second, time.Second, "a raw put")
+
+	// Shared probing's keys change no service: they are not signalled.
+	drain(first)
+	e.Put(t, "/tpdns/health/db/10.0.0.1:5432", `{}`)
+	e.Put(t, "/tpdns/replicas/r1", `{}`)
+	select {
+	case <-first:
+		t.Fatal("a shared probing key was signalled")
+	case <-time.After(300 * time.Millisecond): // what a signal takes, with room
+	}
 
 	// Keys beside the prefix are not watched.
 	e.Put(t, "/tpdnsx/services/web", `{}`)

@@ -36,29 +36,35 @@ func (s *Store) Load(ctx context.Context) (*store.Snapshot, error) {
 	return snap, nil
 }
 
-// load reads the prefix page by page, every page at the first one's
-// revision.
+// load reads the registry's two directories page by page, every page at
+// the first one's revision. The prefix holds other keys too (shared
+// probing's), which are not read.
 func (s *Store) load(ctx context.Context, cli *clientv3.Client) (*store.Snapshot, error) {
 	snap := &store.Snapshot{Services: map[string][]byte{}, Endpoints: map[string]map[string]store.Endpoint{}}
-	prefix := s.prefix + "/"
-	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithLimit(s.page)}
-	for from := prefix; ; {
-		resp, err := cli.Get(ctx, from, opts...)
-		if err != nil {
-			return nil, err
+	var rev []clientv3.OpOption
+	for _, dir := range []string{servicesDir, endpointsDir} {
+		dir = s.prefix + dir
+		opts := append([]clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(dir)), clientv3.WithLimit(s.page)}, rev...)
+		for from := dir; ; {
+			resp, err := cli.Get(ctx, from, opts...)
+			if err != nil {
+				return nil, err
+			}
+			if snap.Revision == 0 {
+				snap.Revision = resp.Header.Revision
+				rev = []clientv3.OpOption{clientv3.WithRev(snap.Revision)}
+				opts = append(opts, rev...)
+			}
+			for _, kv := range resp.Kvs {
+				s.add(snap, string(kv.Key), kv.Value)
+			}
+			if !resp.More || len(resp.Kvs) == 0 {
+				break
+			}
+			from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00" // the next key
 		}
-		if snap.Revision == 0 {
-			snap.Revision = resp.Header.Revision
-			opts = append(opts, clientv3.WithRev(snap.Revision))
-		}
-		for _, kv := range resp.Kvs {
-			s.add(snap, string(kv.Key), kv.Value)
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return snap, nil
-		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00" // the next key
 	}
+	return snap, nil
 }
 
 // PutService implements store.Store.

@@ -62,8 +62,10 @@ func (s *Store) watch(ctx context.Context, ch chan<- struct{}) {
 	}
 }
 
-// watchFrom watches the prefix from rev until the watch ends, sending a
-// value on every batch of events. It says whether there was any.
+// watchFrom watches the registry's two directories from rev until a watch
+// ends, sending a value on every batch of events. (The rest of the prefix,
+// shared probing's, changes no service, and is not watched here.) It says
+// whether there was any event.
 func (s *Store) watchFrom(ctx context.Context, rev int64, ch chan<- struct{}) (healthy bool) {
 	cli, err := s.client()
 	if err != nil {
@@ -72,8 +74,16 @@ func (s *Store) watchFrom(ctx context.Context, rev int64, ch chan<- struct{}) (h
 	// Without a leader a member's watches would wait silently.
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for resp := range cli.Watch(ctx, s.prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(rev)) {
-		if resp.Err() != nil {
+	services := cli.Watch(ctx, s.prefix+servicesDir, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	endpoints := cli.Watch(ctx, s.prefix+endpointsDir, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	for {
+		var resp clientv3.WatchResponse
+		var ok bool
+		select {
+		case resp, ok = <-services:
+		case resp, ok = <-endpoints:
+		}
+		if !ok || resp.Err() != nil {
 			return healthy
 		}
 		if len(resp.Events) > 0 {
@@ -81,7 +91,6 @@ func (s *Store) watchFrom(ctx context.Context, rev int64, ch chan<- struct{}) (h
 			notify(ch)
 		}
 	}
-	return healthy
 }
 
 // revision returns etcd's current revision.
