@@ -2,8 +2,6 @@ package test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -112,17 +110,9 @@ func (s *sharingSim) sample(t *testing.T, e *Etcd, rs []*sharingReplica) simSamp
 		smp.rss = append(smp.rss, metricSum(body, "process_resident_memory_bytes"))
 		smp.heap = append(smp.heap, metricSum(body, "go_memstats_heap_inuse_bytes"))
 	}
-	resp, err := http.Get(e.Endpoint + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := Scrape(t, strings.TrimPrefix(e.Endpoint, "http://"))
 	for _, name := range etcdCounters {
-		smp.etcd[name] = metricSum(string(body), name)
+		smp.etcd[name] = metricSum(body, name)
 	}
 	return smp
 }

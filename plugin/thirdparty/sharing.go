@@ -290,7 +290,7 @@ func (s *sharing) updated(u etcdstore.ShareUpdate) {
 		if u.Member {
 			log.Printf("[INFO] plugin/thirdparty: health_sharing: replica %s shares the probing with %d other(s)", s.share.ID(), len(s.replicas)-1)
 		} else {
-			log.Printf("[WARNING] plugin/thirdparty: health_sharing: replica %s cannot reach etcd; it probes every endpoint itself", s.share.ID())
+			log.Printf("[WARNING] plugin/thirdparty: health_sharing: replica %s is not a member: %v; it probes every endpoint itself", s.share.ID(), u.Err)
 		}
 	}
 	s.joined, s.member = true, u.Member
@@ -371,6 +371,7 @@ func (s *sharing) publish(ctx context.Context) {
 	retry := time.NewTimer(publishRetry)
 	retry.Stop()
 	defer retry.Stop()
+	reported := "" // the failure logged last, so that a lasting one is logged once
 	for {
 		select {
 		case <-ctx.Done():
@@ -396,6 +397,10 @@ func (s *sharing) publish(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			if err.Error() != reported {
+				reported = err.Error()
+				log.Printf("[ERROR] plugin/thirdparty: health_sharing: publishing %d states: %v; trying again every %s", len(batch), err, publishRetry)
+			}
 			// Again later, unless newer states replaced them meanwhile.
 			s.mu.Lock()
 			for path, v := range batch {
@@ -407,6 +412,7 @@ func (s *sharing) publish(ctx context.Context) {
 			retry.Reset(publishRetry)
 			continue
 		}
+		reported = ""
 		sharingPublished.Add(float64(len(batch)))
 	}
 }

@@ -43,8 +43,10 @@ type Share struct {
 type ShareUpdate struct {
 	// Member says whether this replica is registered, and so sees the
 	// others and their states. While it is not (etcd cannot be reached,
-	// its lease was lost), it should probe everything itself.
+	// its lease was lost), it should probe everything itself; Err says
+	// why.
 	Member bool
+	Err    error
 	// Replicas are the live replicas' IDs, sorted, this one's included;
 	// nil when they did not change.
 	Replicas []string
@@ -83,7 +85,7 @@ func (sh *Share) Run(ctx context.Context, update func(ShareUpdate)) {
 		if err != nil {
 			if member {
 				member = false
-				update(ShareUpdate{Reset: true})
+				update(ShareUpdate{Reset: true, Err: err})
 			}
 			delay = next(delay)
 			continue
@@ -104,10 +106,12 @@ func (sh *Share) Run(ctx context.Context, update func(ShareUpdate)) {
 		}
 		// Told first: closing revokes the lease, which waits for etcd.
 		member = false
-		update(ShareUpdate{Reset: true})
+		update(ShareUpdate{Reset: true, Err: errLeaseLost})
 		session.Close()
 	}
 }
+
+var errLeaseLost = errors.New("its lease in etcd ended (etcd unreachable for longer than its TTL)")
 
 // join takes a lease and registers the replica under it.
 func (sh *Share) join(ctx context.Context) (*concurrency.Session, error) {
