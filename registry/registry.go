@@ -54,8 +54,12 @@ type State struct {
 	Stored map[string]Stored
 	// Conflicts are the store services not served, and why.
 	Conflicts map[string]string
+	// Kube is the services of Kubernetes objects (the kubernetes
+	// source), by name; KubeConflicts those not served, and why.
+	Kube          map[string]config.Service
+	KubeConflicts map[string]string
 	// Services is what is served: File, then the store's in name order,
-	// each unless a name it creates is taken.
+	// then Kube's in name order, each unless a name it creates is taken.
 	Services []config.Service
 }
 
@@ -83,16 +87,25 @@ var (
 type ClashError struct {
 	Name string // the owner name
 	By   string // the service that has it
-	// File is whether By is the registry file's service, else the store's.
-	File bool
+	// File is whether By is the registry file's service, Kube whether it
+	// is a Kubernetes object's; else it is the store's.
+	File, Kube bool
 }
 
 func (e *ClashError) Error() string {
 	origin := "the store's"
-	if e.File {
+	switch {
+	case e.File:
 		origin = "the registry file's"
+	case e.Kube:
+		origin = "the Kubernetes object's"
 	}
 	return fmt.Sprintf("the name %s is already used by %s service %s", e.Name, origin, e.By)
+}
+
+// clashWith is the ClashError of the name n, which by has.
+func clashWith(n string, by owner) *ClashError {
+	return &ClashError{Name: n, By: by.service, File: by.origin == originFile, Kube: by.origin == originKube}
 }
 
 // InvalidError is a write whose result does not validate.
@@ -125,7 +138,7 @@ type Registry struct {
 // caller), with no store, publishing to no one yet.
 func New(opts config.Options, file []config.Service) *Registry {
 	r := &Registry{opts: opts, loaded: -1, applied: -1}
-	r.state.Store(build(0, file, nil))
+	r.state.Store(build(0, file, nil, nil))
 	return r
 }
 
@@ -149,12 +162,21 @@ func (r *Registry) Subscribe(fn func(*State)) {
 // Snapshot returns the current state.
 func (r *Registry) Snapshot() *State { return r.state.Load() }
 
+// SetKube serves services as the Kubernetes objects' (by name, each
+// validated by the caller), after the file's and the store's.
+func (r *Registry) SetKube(services map[string]config.Service) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.state.Load()
+	r.publish(build(cur.Revision+1, cur.File, cur.Stored, services))
+}
+
 // SetFile serves services as the registry file's.
 func (r *Registry) SetFile(services []config.Service) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := r.state.Load()
-	r.publish(build(cur.Revision+1, services, cur.Stored))
+	r.publish(build(cur.Revision+1, services, cur.Stored, cur.Kube))
 }
 
 // Load reads the store and serves what it holds, unless the registry
@@ -182,7 +204,7 @@ func (r *Registry) Load(ctx context.Context) (invalid map[string]error, err erro
 		r.state.Store(&next)
 		return invalid, nil
 	}
-	r.publish(build(cur.Revision+1, cur.File, stored))
+	r.publish(build(cur.Revision+1, cur.File, stored, cur.Kube))
 	return invalid, nil
 }
 
@@ -205,7 +227,7 @@ func (r *Registry) LoadStale(snap *store.Snapshot) (invalid map[string]error, ap
 		stored[name] = s
 	}
 	cur := r.state.Load()
-	r.publish(build(cur.Revision+1, cur.File, stored))
+	r.publish(build(cur.Revision+1, cur.File, stored, cur.Kube))
 	return invalid, true
 }
 
@@ -497,7 +519,7 @@ func (r *Registry) apply(cur *State, name string, s *Stored) {
 	} else {
 		stored[name] = *s
 	}
-	r.publish(build(cur.Revision+1, cur.File, stored))
+	r.publish(build(cur.Revision+1, cur.File, stored, cur.Kube))
 }
 
 // publish makes next the state and tells the subscribers. The caller
@@ -513,20 +535,16 @@ func (r *Registry) publish(next *State) {
 // store's in name order, each unless a name it creates is taken (the file
 // wins; writes through the registry keep the store from clashing with
 // itself, but other replicas and file edits may).
-func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
-	if len(stored) == 0 {
+func build(rev uint64, file []config.Service, stored map[string]Stored, kube map[string]config.Service) *State {
+	if len(stored) == 0 && len(kube) == 0 {
 		// The file alone: validated whole, nothing to check it against,
 		// and no copy of a large registry.
-		return &State{Revision: rev, File: file, Stored: stored, Conflicts: map[string]string{}, Services: file}
+		return &State{Revision: rev, File: file, Stored: stored, Conflicts: map[string]string{}, Kube: kube, KubeConflicts: map[string]string{}, Services: file}
 	}
 	// The names of the store's services, in name order, are made on every
 	// processor, and the map of owners sized for all of them at once: with
 	// a large store these were most of a state's building.
-	keys := make([]string, 0, len(stored))
-	for name := range stored {
-		keys = append(keys, name)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(stored))
 	owned := make([][]string, len(keys))
 	count := 0
 	for _, s := range file {
@@ -542,10 +560,10 @@ func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
 		count += len(names)
 	}
 	taken := make(map[string]owner, count) // owner name → the service creating it
-	services := make([]config.Service, 0, len(file)+len(stored))
+	services := make([]config.Service, 0, len(file)+len(stored)+len(kube))
 	for _, s := range file {
 		for _, n := range s.Names() {
-			taken[n] = owner{s.Name, true}
+			taken[n] = owner{s.Name, originFile}
 		}
 		services = append(services, s)
 	}
@@ -553,15 +571,28 @@ func build(rev uint64, file []config.Service, stored map[string]Stored) *State {
 	for i, name := range keys {
 		s := stored[name].Service
 		if n, by, clash := clashesIn(owned[i], taken); clash {
-			conflicts[name] = (&ClashError{Name: n, By: by.service, File: by.file}).Error()
+			conflicts[name] = clashWith(n, by).Error()
 			continue
 		}
 		for _, n := range owned[i] {
-			taken[n] = owner{s.Name, false}
+			taken[n] = owner{s.Name, originStore}
 		}
 		services = append(services, s)
 	}
-	return &State{Revision: rev, File: file, Stored: stored, Conflicts: conflicts, Services: services}
+	kubeConflicts := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(kube)) {
+		s := kube[name]
+		names := s.Names()
+		if n, by, clash := clashesIn(names, taken); clash {
+			kubeConflicts[name] = clashWith(n, by).Error()
+			continue
+		}
+		for _, n := range names {
+			taken[n] = owner{s.Name, originKube}
+		}
+		services = append(services, s)
+	}
+	return &State{Revision: rev, File: file, Stored: stored, Conflicts: conflicts, Kube: kube, KubeConflicts: kubeConflicts, Services: services}
 }
 
 // clash refuses a store service whose names another service has: one of
@@ -570,7 +601,7 @@ func (s *State) clash(svc *config.Service) error {
 	taken := map[string]owner{}
 	for _, f := range s.File {
 		for _, n := range f.Names() {
-			taken[n] = owner{f.Name, true}
+			taken[n] = owner{f.Name, originFile}
 		}
 	}
 	for name, st := range s.Stored {
@@ -578,11 +609,11 @@ func (s *State) clash(svc *config.Service) error {
 			continue
 		}
 		for _, n := range st.Service.Names() {
-			taken[n] = owner{name, false}
+			taken[n] = owner{name, originStore}
 		}
 	}
 	if n, by, clash := clashes(svc, taken); clash {
-		return &ClashError{Name: n, By: by.service, File: by.file}
+		return clashWith(n, by)
 	}
 	return nil
 }
@@ -591,8 +622,17 @@ func (s *State) clash(svc *config.Service) error {
 // store's.
 type owner struct {
 	service string
-	file    bool
+	origin  origin
 }
+
+// origin is where a service comes from.
+type origin uint8
+
+const (
+	originFile origin = iota
+	originStore
+	originKube
+)
 
 // clashes returns the first name s creates that is taken, and by whom.
 func clashes(s *config.Service, taken map[string]owner) (name string, by owner, clash bool) {

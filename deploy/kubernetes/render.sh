@@ -4,6 +4,7 @@
 #   base            -> tpdns.yaml
 #   overlays/bolt   -> tpdns-bolt.yaml
 #   overlays/etcd   -> tpdns-etcd.yaml
+#   overlays/crd    -> tpdns-crd.yaml
 # Run it after editing base/ or overlays/ (kubectl 1.21 or later):
 # test/deploy_test.go fails while a rendering differs from its kustomization.
 set -eu
@@ -22,3 +23,4 @@ render() { # DIR FILE
 render base tpdns.yaml
 render overlays/bolt tpdns-bolt.yaml
 render overlays/etcd tpdns-etcd.yaml
+render overlays/crd tpdns-crd.yaml

@@ -41,6 +41,12 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 		}
 		tp.background.Go(func() { tp.watchStore(ctx, err == nil) })
 	}
+	if tp.opts.kube != nil {
+		if err := tp.startKube(ctx); err != nil {
+			tp.abort()
+			return err
+		}
+	}
 	tp.inherit(prev)
 	tp.hosts.Start()
 	tp.checker.Start()

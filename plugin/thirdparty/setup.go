@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coredns/caddy"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
@@ -76,10 +77,53 @@ type options struct {
 	guard     int
 	guardHold time.Duration
 	store     storeOptions
+	kube      *kubeOptions // nil: no Kubernetes source
 	api       apiOptions
 	// resolvers are where host-name endpoints outside the zones are
 	// resolved (HOST:PORT); nil: those of defaultResolver.
 	resolvers []string
+}
+
+// kubeOptions configure the Kubernetes source: ThirdPartyService objects.
+type kubeOptions struct {
+	kubeconfig     string // "": in-cluster
+	namespaces     []string
+	selector       labels.Selector
+	status         bool // write health into the objects' status
+	endpointSlices bool // publish the healthy endpoints as EndpointSlices
+}
+
+// parseKubeProperty parses one line of the kubernetes block.
+func parseKubeProperty(c *caddy.Controller, o *kubeOptions) error {
+	prop, args := c.Val(), c.RemainingArgs()
+	switch prop {
+	case "namespaces":
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		o.namespaces = args
+	case "labels":
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		sel, err := labels.Parse(strings.Join(args, " "))
+		if err != nil {
+			return c.Errf("kubernetes labels: %v", err)
+		}
+		o.selector = sel
+	case "status", "endpointslices":
+		if len(args) != 0 {
+			return c.ArgErr()
+		}
+		if prop == "status" {
+			o.status = true
+		} else {
+			o.endpointSlices = true
+		}
+	default:
+		return c.Errf("kubernetes: unknown property %q", prop)
+	}
+	return nil
 }
 
 // storeOptions say where API-registered services are kept.
@@ -143,8 +187,8 @@ func parse(c *caddy.Controller) (options, error) {
 				return o, err
 			}
 		}
-		if o.services == "" && o.store.kind == "" {
-			return o, c.Err("no registry: give services FILE, a store, or both")
+		if o.services == "" && o.store.kind == "" && o.kube == nil {
+			return o, c.Err("no registry: give services FILE, a store, kubernetes, or more of them")
 		}
 		if o.api.addr != "" && o.store.kind == "" {
 			return o, c.Err("api needs a store to keep what it registers: add store bolt PATH")
@@ -199,6 +243,17 @@ func parseProperty(c *caddy.Controller, o *options) error {
 			}
 		default:
 			return c.Errf("store: unknown kind %q (bolt or etcd)", args[0])
+		}
+	case "kubernetes":
+		if len(args) > 1 {
+			return c.ArgErr()
+		}
+		o.kube = &kubeOptions{}
+		if len(args) == 1 {
+			o.kube.kubeconfig = relative(c, args[0])
+		}
+		if err := parseNested(c, func() error { return parseKubeProperty(c, o.kube) }); err != nil {
+			return err
 		}
 	case "api":
 		addr, err := one()

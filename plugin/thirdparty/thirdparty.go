@@ -47,13 +47,17 @@ type ThirdParty struct {
 	// mu orders the writers of the views (registry states, health and
 	// host-name changes) and guards what they read. Queries never take it.
 	mu        sync.Mutex
-	conflicts map[string]string          // store services not served, as last logged
-	defs      map[string]*config.Service // the services served, by name
-	down      map[string]bool            // services logged as having no healthy endpoint
-	hostUsers map[string][]string        // host name (resolved) → services with it
-	st        store.Store
-	ownsStore bool        // false once handed over to the next configuration
-	storeFrom *ThirdParty // the configuration the store was taken over from
+	conflicts map[string]string // store services not served, as last logged
+	// kubeInvalid are the ThirdPartyService objects not served for being
+	// invalid, by namespace/name, as last logged.
+	kubeInvalid   map[string]string
+	kubeConflicts map[string]string          // ThirdPartyService services not served, as last logged
+	defs          map[string]*config.Service // the services served, by name
+	down          map[string]bool            // services logged as having no healthy endpoint
+	hostUsers     map[string][]string        // host name (resolved) → services with it
+	st            store.Store
+	ownsStore     bool        // false once handed over to the next configuration
+	storeFrom     *ThirdParty // the configuration the store was taken over from
 	// snapshots writes the etcd store's snapshot file; nil: none.
 	snapshots *store.SnapshotWriter
 

@@ -1,0 +1,218 @@
+package kubesource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tpdns/tpdns/config"
+)
+
+// GVR is the ThirdPartyService resource.
+var GVR = schema.GroupVersionResource{Group: Group, Version: Version, Resource: Resource}
+
+// settle is how long the source waits after a change for the changes that
+// come with it (an apply of many objects) before it reads them all.
+const settle = 20 * time.Millisecond
+
+// Options configure a source.
+type Options struct {
+	// Kubeconfig is a kubeconfig file; "" for the in-cluster config.
+	Kubeconfig string
+	// Namespaces are watched; none: all.
+	Namespaces []string
+	// Selector selects the objects by label; nil: all.
+	Selector labels.Selector
+	// Config validates the services (their zones).
+	Config config.Options
+}
+
+// Object is one ThirdPartyService as the source read it.
+type Object struct {
+	Namespace, Name string
+	Generation      int64
+	// Service is the object's service when Err is nil.
+	Service config.Service
+	Err     error
+}
+
+// Source follows the ThirdPartyService objects and the Secrets they name.
+type Source struct {
+	opts    Options
+	dynamic dynamic.Interface
+	core    kubernetes.Interface
+
+	mu      sync.Mutex
+	objects []cache.GenericLister // one per namespace watched
+	secrets []cache.Indexer
+}
+
+// RESTConfig is the client configuration of kubeconfig, or the in-cluster
+// one when kubeconfig is "".
+func RESTConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes: in-cluster config: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+// New returns a source of the cluster cfg reaches.
+func New(cfg *rest.Config, o Options) (*Source, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	core, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	if o.Selector == nil {
+		o.Selector = labels.Everything()
+	}
+	return &Source{opts: o, dynamic: dyn, core: core}, nil
+}
+
+// Run follows the objects until ctx ends, calling changed with every
+// object after each change (after the first full read, and then at most
+// once per settle), from one goroutine.
+func (s *Source) Run(ctx context.Context, changed func([]Object)) error {
+	namespaces := s.opts.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	wake := make(chan struct{}, 1)
+	notify := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { signal(wake) },
+		UpdateFunc: func(any, any) { signal(wake) },
+		DeleteFunc: func(any) { signal(wake) },
+	}
+	var synced []cache.InformerSynced
+	var factories []interface{ Shutdown() }
+	for _, ns := range namespaces {
+		objects := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dynamic, 0, ns, func(o *metav1.ListOptions) {
+			o.LabelSelector = s.opts.Selector.String()
+		})
+		inf := objects.ForResource(GVR)
+		if _, err := inf.Informer().AddEventHandler(notify); err != nil {
+			return fmt.Errorf("kubernetes: %w", err)
+		}
+		secrets := informers.NewSharedInformerFactoryWithOptions(s.core, 0, informers.WithNamespace(ns))
+		sec := secrets.Core().V1().Secrets().Informer()
+		if _, err := sec.AddEventHandler(notify); err != nil {
+			return fmt.Errorf("kubernetes: %w", err)
+		}
+		s.mu.Lock()
+		s.objects = append(s.objects, inf.Lister())
+		s.secrets = append(s.secrets, sec.GetIndexer())
+		s.mu.Unlock()
+		objects.Start(ctx.Done())
+		secrets.Start(ctx.Done())
+		synced = append(synced, inf.Informer().HasSynced, sec.HasSynced)
+		factories = append(factories, objects, secrets)
+	}
+	defer func() {
+		for _, f := range factories {
+			f.Shutdown() // waits for the informers' goroutines
+		}
+	}()
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return ctx.Err()
+	}
+	changed(s.read())
+	timer := time.NewTimer(settle)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+			timer.Reset(settle)
+		case <-timer.C:
+			changed(s.read())
+		}
+	}
+}
+
+// read converts every object the informers hold, in namespace and name
+// order.
+func (s *Source) read() []Object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Object
+	for i, lister := range s.objects {
+		items, err := lister.List(labels.Everything())
+		if err != nil {
+			continue // a lister of an informer's cache does not fail
+		}
+		secrets := s.secrets[i]
+		for _, item := range items {
+			u, ok := item.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			o := Object{Namespace: u.GetNamespace(), Name: u.GetName(), Generation: u.GetGeneration()}
+			spec, _ := u.Object["spec"].(map[string]any)
+			o.Service, o.Err = Convert(o.Namespace, o.Name, spec, secretsIn(secrets, o.Namespace), s.opts.Config)
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b Object) int {
+		if a.Namespace != b.Namespace {
+			return strings.Compare(a.Namespace, b.Namespace)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// secretsIn reads Secrets of namespace from the informer's cache.
+func secretsIn(secrets cache.Indexer, namespace string) Secrets {
+	return func(name string) (map[string][]byte, error) {
+		item, ok, err := secrets.GetByKey(namespace + "/" + name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, apierrors.NewNotFound(corev1.Resource("secrets"), name)
+		}
+		secret, ok := item.(*corev1.Secret)
+		if !ok {
+			return nil, errors.New("not a Secret")
+		}
+		return maps.Clone(secret.Data), nil
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
