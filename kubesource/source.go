@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -49,6 +50,7 @@ type Options struct {
 // Object is one ThirdPartyService as the source read it.
 type Object struct {
 	Namespace, Name string
+	UID             types.UID
 	Generation      int64
 	// Service is the object's service when Err is nil.
 	Service config.Service
@@ -177,7 +179,7 @@ func (s *Source) read() []Object {
 			if !ok {
 				continue
 			}
-			o := Object{Namespace: u.GetNamespace(), Name: u.GetName(), Generation: u.GetGeneration()}
+			o := Object{Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID(), Generation: u.GetGeneration()}
 			spec, _ := u.Object["spec"].(map[string]any)
 			o.Service, o.Err = Convert(o.Namespace, o.Name, spec, secretsIn(secrets, o.Namespace), s.opts.Config)
 			out = append(out, o)
@@ -190,6 +192,24 @@ func (s *Source) read() []Object {
 		return strings.Compare(a.Name, b.Name)
 	})
 	return out
+}
+
+// Warn records a Warning event about o, as `kubectl describe tps` shows
+// it: reason is a CamelCase word (Invalid, Clash), message says why.
+func (s *Source) Warn(ctx context.Context, o Object, reason, message string) error {
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: o.Name + ".", Namespace: o.Namespace},
+		InvolvedObject: corev1.ObjectReference{APIVersion: Group + "/" + Version, Kind: Kind,
+			Namespace: o.Namespace, Name: o.Name, UID: o.UID},
+		Reason: reason, Message: message, Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "tpdns"},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	if _, err := s.core.CoreV1().Events(o.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("kubernetes: event on %s/%s: %w", o.Namespace, o.Name, err)
+	}
+	return nil
 }
 
 // secretsIn reads Secrets of namespace from the informer's cache.

@@ -29,7 +29,7 @@ func (tp *ThirdParty) startKube(ctx context.Context) error {
 	first := make(chan struct{})
 	tp.background.Go(func() {
 		err := src.Run(ctx, func(objects []kubesource.Object) {
-			tp.kubeChanged(objects)
+			tp.kubeChanged(ctx, src, objects)
 			select {
 			case <-first:
 			default:
@@ -48,25 +48,45 @@ func (tp *ThirdParty) startKube(ctx context.Context) error {
 	return nil
 }
 
-// kubeChanged serves the valid services of objects, and logs the objects
-// not served, once per reason.
-func (tp *ThirdParty) kubeChanged(objects []kubesource.Object) {
+// kubeChanged serves the valid services of objects. The objects not served
+// (invalid, or a name the file or the store has) are logged and get a
+// Warning event, once per reason.
+func (tp *ThirdParty) kubeChanged(ctx context.Context, src *kubesource.Source, objects []kubesource.Object) {
 	services := make(map[string]config.Service, len(objects))
-	invalid := map[string]string{}
 	for _, o := range objects {
-		if o.Err != nil {
-			invalid[o.Namespace+"/"+o.Name] = o.Err.Error()
-			continue
+		if o.Err == nil {
+			services[o.Service.Name] = o.Service
 		}
-		services[o.Service.Name] = o.Service
 	}
 	tp.reg.SetKube(services)
+	conflicts := tp.reg.Snapshot().KubeConflicts
+	notServed := map[string]string{}
+	var warn []func()
 	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	for key, why := range invalid {
-		if tp.kubeInvalid[key] != why {
-			log.Printf("[ERROR] plugin/thirdparty: ThirdPartyService %s is invalid and not served: %s", key, why)
+	for _, o := range objects {
+		key, reason, why := o.Namespace+"/"+o.Name, "", ""
+		switch {
+		case o.Err != nil:
+			reason, why = "Invalid", o.Err.Error()
+		case conflicts[o.Service.Name] != "":
+			reason, why = "Clash", conflicts[o.Service.Name]
+		default:
+			continue
 		}
+		notServed[key] = why
+		if tp.kubeNotServed[key] == why {
+			continue
+		}
+		log.Printf("[ERROR] plugin/thirdparty: ThirdPartyService %s is not served: %s", key, why)
+		warn = append(warn, func() {
+			if err := src.Warn(ctx, o, reason, "not served: "+why); err != nil && ctx.Err() == nil {
+				log.Printf("[ERROR] plugin/thirdparty: %v", err)
+			}
+		})
 	}
-	tp.kubeInvalid = invalid
+	tp.kubeNotServed = notServed
+	tp.mu.Unlock()
+	for _, w := range warn {
+		w()
+	}
 }

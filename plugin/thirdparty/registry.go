@@ -107,12 +107,7 @@ func (tp *ThirdParty) serve(state *registry.State) {
 		}
 	}
 	tp.conflicts = state.Conflicts
-	for name, why := range state.KubeConflicts {
-		if tp.kubeConflicts[name] != why {
-			log.Printf("[WARNING] plugin/thirdparty: ThirdPartyService %s is not served: %s", name, why)
-		}
-	}
-	tp.kubeConflicts = state.KubeConflicts
+
 	var prev uint32
 	if vs := tp.views.Load(); vs != nil {
 		prev = tp.serial()

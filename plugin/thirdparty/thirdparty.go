@@ -48,10 +48,9 @@ type ThirdParty struct {
 	// host-name changes) and guards what they read. Queries never take it.
 	mu        sync.Mutex
 	conflicts map[string]string // store services not served, as last logged
-	// kubeInvalid are the ThirdPartyService objects not served for being
-	// invalid, by namespace/name, as last logged.
-	kubeInvalid   map[string]string
-	kubeConflicts map[string]string          // ThirdPartyService services not served, as last logged
+	// kubeNotServed are the ThirdPartyService objects not served (invalid,
+	// or clashing), by namespace/name, and why, as last logged.
+	kubeNotServed map[string]string
 	defs          map[string]*config.Service // the services served, by name
 	down          map[string]bool            // services logged as having no healthy endpoint
 	hostUsers     map[string][]string        // host name (resolved) → services with it

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/tpdns/tpdns/kubesource"
 	_ "github.com/tpdns/tpdns/plugin/bind"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
+	"github.com/tpdns/tpdns/server"
 	"github.com/tpdns/tpdns/test"
 	"github.com/tpdns/tpdns/test/kubetest"
 )
@@ -88,7 +90,10 @@ func TestObjectsAnswerInDNS(t *testing.T) {
 	objects := dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("finance")
 
 	port := test.FreePort(t)
-	test.Start(t, fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  kubernetes %s\n }\n}\n", port, cp.KubeconfigPath))
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte("services:\n  - name: held.finance\n    endpoints: [192.0.2.99]\n"), 0o644))
+	test.StartInput(t, server.Input{Filename: filepath.Join(dir, "Corefile"), Contents: []byte(fmt.Sprintf(
+		"tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  services services.yaml\n  kubernetes %s\n }\n}\n", port, cp.KubeconfigPath))})
 	addr := "127.0.0.1:" + port
 
 	_, err = objects.Create(ctx, tps("finance", "oracle", "192.0.2.10"), metav1.CreateOptions{})
@@ -109,6 +114,30 @@ func TestObjectsAnswerInDNS(t *testing.T) {
 	require.NoError(t, err)
 	waitAnswers(t, addr, "after.finance.tp.internal.", "192.0.2.20")
 	waitAnswers(t, addr, "broken.finance.tp.internal.")
+	// A name the registry file has is the file's.
+	_, err = objects.Create(ctx, tps("finance", "held", "192.0.2.30"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	// Both are told in a Warning event on the object.
+	for name, want := range map[string]string{
+		"broken": `Invalid: not served: spec.endpoints[0].address: "not an address" is not an IP address`,
+		"held":   "Clash: not served: the name held.finance is already used by the registry file's service held.finance",
+	} {
+		start := time.Now()
+		for {
+			events, err := core.CoreV1().Events("finance").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+			require.NoError(t, err)
+			if len(events.Items) > 0 {
+				e := events.Items[0]
+				require.Contains(t, e.Reason+": "+e.Message, want)
+				require.Equal(t, corev1.EventTypeWarning, e.Type)
+				require.Equal(t, kubesource.Kind, e.InvolvedObject.Kind)
+				break
+			}
+			require.Less(t, time.Since(start), time.Second, "no event on %s", name)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitAnswers(t, addr, "held.finance.tp.internal.", "192.0.2.99")
 
 	require.NoError(t, objects.Delete(ctx, "oracle", metav1.DeleteOptions{}))
 	t.Logf("deleted: NXDOMAIN after %s", waitAnswers(t, addr, "oracle.finance.tp.internal."))
