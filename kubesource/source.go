@@ -55,6 +55,8 @@ type Object struct {
 	// Service is the object's service when Err is nil.
 	Service config.Service
 	Err     error
+	// Status is the object's status as read.
+	Status Status
 }
 
 // Source follows the ThirdPartyService objects and the Secrets they name.
@@ -87,6 +89,12 @@ func RESTConfig(kubeconfig string) (*rest.Config, error) {
 
 // New returns a source of the cluster cfg reaches.
 func New(cfg *rest.Config, o Options) (*Source, error) {
+	if cfg.QPS == 0 {
+		// client-go's default, 5 requests a second, would take minutes to
+		// write the status of a thousand objects after an outage.
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = 50, 100
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
@@ -179,7 +187,7 @@ func (s *Source) read() []Object {
 			if !ok {
 				continue
 			}
-			o := Object{Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID(), Generation: u.GetGeneration()}
+			o := Object{Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID(), Generation: u.GetGeneration(), Status: statusOf(u.Object)}
 			spec, _ := u.Object["spec"].(map[string]any)
 			o.Service, o.Err = Convert(o.Namespace, o.Name, spec, secretsIn(secrets, o.Namespace), s.opts.Config)
 			out = append(out, o)

@@ -183,6 +183,9 @@ func (tp *ThirdParty) healthReported(batch []health.Report) {
 	tp.publishHealth(batch)
 	changed := tp.states.apply(batch)
 	for _, r := range batch {
+		if r.Changed() || r.Status.LastError != "" {
+			tp.kube.signal() // the objects' status tells states and errors
+		}
 		if r.Changed() {
 			healthTransitions.WithLabelValues(r.Owner, r.Status.State.String()).Inc()
 			log.Printf("[INFO] plugin/thirdparty: %s", describeChange(r))

@@ -24,6 +24,9 @@ func (tp *ThirdParty) start(c *caddy.Controller) error {
 	if st, ok := tp.st.(*etcdstore.Store); ok && tp.opts.healthSharing {
 		tp.sharing = newSharing(tp, st)
 	}
+	if tp.opts.kube != nil {
+		tp.kube = newKubeWriter(tp) // before anything reports health to it
+	}
 	tp.reg.Subscribe(tp.serve) // the answers of the registry file, at once
 	endpointsGauge.add(tp)
 	ctx, cancel := context.WithCancel(context.Background())

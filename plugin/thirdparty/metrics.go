@@ -68,6 +68,18 @@ var (
 		Namespace: namespace, Subsystem: "thirdparty", Name: "sharing_takeovers_total",
 		Help: "Endpoints this replica took over from a replica that died or left (health_sharing).",
 	})
+	kubeObjects = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "kubernetes_objects",
+		Help: "ThirdPartyService objects read by the kubernetes source, by state (served, invalid, clash).",
+	}, []string{"state"})
+	kubeLeader = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "kubernetes_writer",
+		Help: "1 while this replica holds the Lease tpdns-writer and writes the objects' status, Services, EndpointSlices and events.",
+	})
+	kubeWrites = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "thirdparty", Name: "kubernetes_writes_total",
+		Help: "Writes to the Kubernetes API by the kubernetes source, by kind (status, endpointslices, event) and result (ok, error).",
+	}, []string{"kind", "result"})
 	apiConnections = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Subsystem: "thirdparty", Name: "api_connections",
 		Help: "Open connections of the registration API, by server (its scheme and address); at most max_connections.",

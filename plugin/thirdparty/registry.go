@@ -116,6 +116,7 @@ func (tp *ThirdParty) serve(state *registry.State) {
 	tp.views.Store(tp.build(state.Services, serial))
 	registryGeneration.Set(float64(serial))
 	tp.publishRegistry(serial, len(state.Services))
+	tp.kube.signal() // the file's or the store's names may clash with objects
 }
 
 // build makes the views of every zone for services, and has the checker

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/health"
 	etcdstore "github.com/tpdns/tpdns/store/etcd"
 )
@@ -135,8 +136,7 @@ func (s *sharing) setEndpoints(eps []health.Endpoint) {
 		e := s.all[ep.Key]
 		if e == nil {
 			path := ep.Owner + "/" + net.JoinHostPort(ep.Target.Host, strconv.Itoa(int(ep.Target.Port)))
-			sum := sha256.Sum256([]byte(checkID(ep.Target.Check)))
-			e = &sharedEndpoint{path: path, hash: hashOf(path), check: hex.EncodeToString(sum[:8])}
+			e = &sharedEndpoint{path: path, hash: hashOf(path), check: SharedCheck(ep.Target.Check)}
 			if p, ok := s.published[path]; ok && p.Check == e.check {
 				learned = append(learned, health.Report{Endpoint: ep, Status: p.status()})
 			}
@@ -434,6 +434,24 @@ func (s *sharing) encode(e *sharedEndpoint, st health.Status) []byte {
 // ownerOf is the replica that probes the endpoint of hash h: the one
 // scoring highest for it (rendezvous hashing), so that a replica joining
 // or leaving moves only the endpoints it takes or had.
+// SharedOwner returns the replica among ids that probes the endpoint at
+// path (SERVICE/HOST:PORT) with health_sharing, as every replica computes
+// it: tools and tests use it to know who probes what.
+func SharedOwner(ids []string, path string) string {
+	replicas := make([]replica, len(ids))
+	for i, id := range ids {
+		replicas[i] = replica{id: id, hash: hashOf(id)}
+	}
+	return ownerOf(replicas, hashOf(path))
+}
+
+// SharedCheck is the fingerprint of the check under which an endpoint's
+// state is published: a state published under another check is not used.
+func SharedCheck(c config.Check) string {
+	sum := sha256.Sum256([]byte(checkID(c)))
+	return hex.EncodeToString(sum[:8])
+}
+
 func ownerOf(replicas []replica, h uint64) string {
 	best, owner := uint64(0), ""
 	for _, r := range replicas {

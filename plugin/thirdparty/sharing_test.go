@@ -31,7 +31,7 @@ func TestOwnersSpreadAndMoveLittle(t *testing.T) {
 	moved := 0
 	for i := range n {
 		path := fmt.Sprintf("svc-%d/10.0.%d.%d:5432", i%100, i/256%256, i%256)
-		before, after := thirdparty.OwnerOf(three, path), thirdparty.OwnerOf(four, path)
+		before, after := thirdparty.SharedOwner(three, path), thirdparty.SharedOwner(four, path)
 		owned[before]++
 		if before != after {
 			moved++
@@ -190,7 +190,7 @@ func TestSharedProbing(t *testing.T) {
 	split := func(ids []string, of []string) map[string][]string {
 		owners := map[string][]string{}
 		for _, a := range of {
-			owner := thirdparty.OwnerOf(ids, pathOf(a))
+			owner := thirdparty.SharedOwner(ids, pathOf(a))
 			owners[owner] = append(owners[owner], a)
 		}
 		return owners
@@ -366,7 +366,7 @@ func TestSharedProbingWithoutEtcd(t *testing.T) {
 	for i := 0; len(theirs) == 0; i++ {
 		otherID, theirs = fmt.Sprintf("other-%d", i), nil
 		for _, a := range addrs {
-			if thirdparty.OwnerOf([]string{otherID, self}, "db/"+a+":"+port) == otherID {
+			if thirdparty.SharedOwner([]string{otherID, self}, "db/"+a+":"+port) == otherID {
 				theirs = append(theirs, a)
 			}
 		}

@@ -30,8 +30,9 @@ type ThirdParty struct {
 	views   atomic.Pointer[views]
 	watch   *watcher
 	checker *health.Checker
-	states  healthCopy // what checker published
-	sharing *sharing   // health_sharing; nil without
+	states  healthCopy  // what checker published
+	sharing *sharing    // health_sharing; nil without
+	kube    *kubeWriter // the kubernetes source's writer; nil without
 	// storeDown is set while the store cannot be read: its services
 	// answer from the last read, stale.
 	storeDown atomic.Bool

@@ -6,6 +6,7 @@ package kube_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/tpdns/tpdns/kubesource"
 	_ "github.com/tpdns/tpdns/plugin/bind"
+	_ "github.com/tpdns/tpdns/plugin/prometheus"
 	_ "github.com/tpdns/tpdns/plugin/thirdparty"
 	"github.com/tpdns/tpdns/server"
 	"github.com/tpdns/tpdns/test"
@@ -138,7 +141,99 @@ func TestObjectsAnswerInDNS(t *testing.T) {
 		}
 	}
 	waitAnswers(t, addr, "held.finance.tp.internal.", "192.0.2.99")
+	// And in their status, which the writer (this replica holds the Lease)
+	// keeps.
+	waitCondition(t, objects, "broken", kubesource.ConditionValid, "False", kubesource.ReasonInvalid,
+		`spec.endpoints[0].address: "not an address" is not an IP address, and not a host name: label "not an address" has ' '; only letters, digits and hyphens are allowed`)
+	waitCondition(t, objects, "held", kubesource.ConditionServed, "False", kubesource.ReasonClash, "the name held.finance is already used by the registry file's service held.finance")
+	waitCondition(t, objects, "after", kubesource.ConditionServed, "True", kubesource.ReasonServed, "answered as after.finance")
+	// Fixed, the object is served, and its status says so.
+	u, err = objects.Get(ctx, "broken", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, unstructured.SetNestedSlice(u.Object, []any{map[string]any{"address": "192.0.2.21"}}, "spec", "endpoints"))
+	_, err = objects.Update(ctx, u, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	waitAnswers(t, addr, "broken.finance.tp.internal.", "192.0.2.21")
+	waitCondition(t, objects, "broken", kubesource.ConditionValid, "True", kubesource.ReasonValid, "the spec is valid")
 
 	require.NoError(t, objects.Delete(ctx, "oracle", metav1.DeleteOptions{}))
 	t.Logf("deleted: NXDOMAIN after %s", waitAnswers(t, addr, "oracle.finance.tp.internal."))
+}
+
+// waitCondition polls until the object name's condition of type t has
+// status, reason and message.
+func waitCondition(t *testing.T, objects dynamic.ResourceInterface, name, typ, status, reason, message string) {
+	t.Helper()
+	start := time.Now()
+	var got any
+	for {
+		u, err := objects.Get(context.Background(), name, metav1.GetOptions{})
+		require.NoError(t, err)
+		conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conditions {
+			c := c.(map[string]any)
+			if c["type"] == typ {
+				got = c
+				if c["status"] == status && c["reason"] == reason && c["message"] == message &&
+					c["observedGeneration"] == u.GetGeneration() {
+					return
+				}
+			}
+		}
+		require.Less(t, time.Since(start), time.Second, "%s: condition %s is %v, want %s %s %q", name, typ, got, status, reason, message)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSecretsFromASecret serves the keys of the Secret an object names to
+// the clients of secrets_allow only, and follows the Secret's changes.
+func TestSecretsFromASecret(t *testing.T) {
+	cp := kubetest.Require(t)
+	ctx := context.Background()
+	core := kubernetes.NewForConfigOrDie(cp.Config)
+	_, err := core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vaults"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	secrets := core.CoreV1().Secrets("vaults")
+	_, err = secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "oracle-vaults"},
+		Data: map[string][]byte{"DB_PASSWORD": []byte("s3cret")}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	port := test.FreePort(t)
+	test.Start(t, fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  kubernetes %s {\n   namespaces vaults\n  }\n }\n}\n", port, cp.KubeconfigPath))
+	addr := "127.0.0.1:" + port
+
+	u := tps("vaults", "oracle", "192.0.2.40")
+	u.Object["spec"].(map[string]any)["connection"] = map[string]any{"DB_USER": "app"}
+	u.Object["spec"].(map[string]any)["secretsFrom"] = map[string]any{"secretName": "oracle-vaults"}
+	u.Object["spec"].(map[string]any)["secrets_allow"] = []any{"127.0.0.2/32"}
+	_, err = dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("vaults").Create(ctx, u, metav1.CreateOptions{})
+	require.NoError(t, err)
+	waitAnswers(t, addr, "oracle.vaults.tp.internal.", "192.0.2.40")
+
+	txt := func(from string) []string {
+		c := &dns.Client{Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+		r, _, err := c.Exchange(test.Query("oracle.vaults.tp.internal.", dns.TypeTXT, 0), addr)
+		require.NoError(t, err)
+		var out []string
+		for _, rr := range r.Answer {
+			out = append(out, rr.(*dns.TXT).Txt...)
+		}
+		sort.Strings(out)
+		return out
+	}
+	assert.Equal(t, []string{"DB_USER=app"}, txt("127.0.0.1"), "a client outside secrets_allow")
+	assert.Equal(t, []string{"DB_PASSWORD=s3cret", "DB_USER=app"}, txt("127.0.0.2"), "a client of secrets_allow")
+
+	// A new value of the Secret is served within a second.
+	s, err := secrets.Get(ctx, "oracle-vaults", metav1.GetOptions{})
+	require.NoError(t, err)
+	s.Data["DB_PASSWORD"] = []byte("rotated")
+	_, err = secrets.Update(ctx, s, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	start := time.Now()
+	for got := txt("127.0.0.2"); fmt.Sprint(got) != "[DB_PASSWORD=rotated DB_USER=app]"; got = txt("127.0.0.2") {
+		require.Less(t, time.Since(start), time.Second, "after the Secret's change: %v", got)
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, []string{"DB_USER=app"}, txt("127.0.0.1"))
 }
