@@ -248,6 +248,9 @@ func parseProperty(c *caddy.Controller, o *options) error {
 		if len(args) > 1 {
 			return c.ArgErr()
 		}
+		if o.kube != nil {
+			return c.Err("kubernetes may appear once")
+		}
 		o.kube = &kubeOptions{}
 		if len(args) == 1 {
 			o.kube.kubeconfig = relative(c, args[0])

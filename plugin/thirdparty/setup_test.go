@@ -102,7 +102,7 @@ func TestParse(t *testing.T) {
 			keys:  []string{"tp.internal"},
 			want:  options{zones: []string{"tp.internal."}, services: "s.yaml", reload: time.Minute, ttl: defaultTTL, fall: []string{"legacy.tp.internal."}, probes: health.DefaultConcurrency},
 		},
-		{input: "thirdparty", keys: []string{"tp.internal"}, err: "Testfile:1 - Error during parsing: no registry: give services FILE, a store, or both"},
+		{input: "thirdparty", keys: []string{"tp.internal"}, err: "Testfile:1 - Error during parsing: no registry: give services FILE, a store, kubernetes, or more of them"},
 		{input: "thirdparty 10.0.0.0/8 {\n services s.yaml\n}", keys: []string{"."}, err: "Testfile:1 - Error during parsing: a forward zone is needed: PTR records point into it"},
 		{input: "thirdparty exa..mple {\n services s.yaml\n}", keys: []string{"."}, err: `Testfile:1 - Error during parsing: "exa..mple" is not a domain name`},
 		{input: "thirdparty {\n services\n}", keys: []string{"."}, err: "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'services'"},
@@ -201,5 +201,39 @@ func TestParse(t *testing.T) {
 			c.want.guard, c.want.guardHold = defaultGuard, defaultGuardHold
 		}
 		assert.Equal(t, c.want, got, c.input)
+	}
+}
+
+func TestParseKubernetes(t *testing.T) {
+	ctl := caddy.NewTestController(plugin.ServerType, "thirdparty {\n kubernetes /etc/kube/config {\n  namespaces finance legacy\n  labels tier=legacy, env in (prod)\n  status\n  endpointslices\n }\n}")
+	ctl.ServerBlockKeys = []string{"tp.internal"}
+	got, err := parse(ctl)
+	require.NoError(t, err)
+	require.NotNil(t, got.kube)
+	assert.Equal(t, "/etc/kube/config", got.kube.kubeconfig)
+	assert.Equal(t, []string{"finance", "legacy"}, got.kube.namespaces)
+	assert.Equal(t, "env in (prod),tier=legacy", got.kube.selector.String())
+	assert.True(t, got.kube.status)
+	assert.True(t, got.kube.endpointSlices)
+
+	ctl = caddy.NewTestController(plugin.ServerType, "thirdparty {\n kubernetes\n}")
+	ctl.ServerBlockKeys = []string{"tp.internal"}
+	got, err = parse(ctl)
+	require.NoError(t, err)
+	assert.Equal(t, &kubeOptions{}, got.kube, "in-cluster, every namespace and label, nothing written but conditions")
+
+	for input, want := range map[string]string{
+		"thirdparty {\n kubernetes {\n  namespaces\n }\n}":       "Testfile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'namespaces'",
+		"thirdparty {\n kubernetes {\n  labels tier in (\n }\n}": "Testfile:3 - Error during parsing: kubernetes labels: ",
+		"thirdparty {\n kubernetes {\n  status yes\n }\n}":       "Testfile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'yes'",
+		"thirdparty {\n kubernetes {\n  endpoints\n }\n}":        `Testfile:3 - Error during parsing: kubernetes: unknown property "endpoints"`,
+		"thirdparty {\n kubernetes a b\n}":                       "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b'",
+		"thirdparty {\n kubernetes\n kubernetes\n}":              "Testfile:3 - Error during parsing: kubernetes may appear once",
+	} {
+		ctl := caddy.NewTestController(plugin.ServerType, input)
+		ctl.ServerBlockKeys = []string{"tp.internal"}
+		_, err := parse(ctl)
+		require.Error(t, err, input)
+		assert.Contains(t, err.Error(), want, input)
 	}
 }

@@ -6,9 +6,11 @@ package kube_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -147,6 +149,10 @@ func TestObjectsAnswerInDNS(t *testing.T) {
 		`spec.endpoints[0].address: "not an address" is not an IP address, and not a host name: label "not an address" has ' '; only letters, digits and hyphens are allowed`)
 	waitCondition(t, objects, "held", kubesource.ConditionServed, "False", kubesource.ReasonClash, "the name held.finance is already used by the registry file's service held.finance")
 	waitCondition(t, objects, "after", kubesource.ConditionServed, "True", kubesource.ReasonServed, "answered as after.finance")
+	u, err = objects.Get(ctx, "after", metav1.GetOptions{})
+	require.NoError(t, err)
+	status, _, _ := unstructured.NestedMap(u.Object, "status")
+	require.ElementsMatch(t, []string{"conditions", "observedGeneration"}, slices.Collect(maps.Keys(status)), "without status, no health")
 	// Fixed, the object is served, and its status says so.
 	u, err = objects.Get(ctx, "broken", metav1.GetOptions{})
 	require.NoError(t, err)
