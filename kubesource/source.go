@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -62,6 +64,7 @@ type Object struct {
 // Source follows the ThirdPartyService objects and the Secrets they name.
 type Source struct {
 	opts    Options
+	http    *http.Client
 	dynamic dynamic.Interface
 	core    kubernetes.Interface
 
@@ -87,27 +90,43 @@ func RESTConfig(kubeconfig string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// New returns a source of the cluster cfg reaches.
+// New returns a source of the cluster cfg reaches. Close releases its
+// connections once Run and Lead have returned.
 func New(cfg *rest.Config, o Options) (*Source, error) {
+	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
 		// client-go's default, 5 requests a second, would take minutes to
 		// write the status of a thousand objects after an outage.
-		cfg = rest.CopyConfig(cfg)
 		cfg.QPS, cfg.Burst = 50, 100
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	if cfg.Proxy == nil {
+		// A proxy function, client-go's default one, makes the transport the
+		// source's own (client-go shares one per TLS configuration
+		// otherwise, open for the life of the process), so that Close closes
+		// its connections: a reload leaves none behind.
+		cfg.Proxy = utilnet.NewProxierWithNoProxyCIDR(http.ProxyFromEnvironment)
+	}
+	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	core, err := kubernetes.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	core, err := kubernetes.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
 	if o.Selector == nil {
 		o.Selector = labels.Everything()
 	}
-	return &Source{opts: o, dynamic: dyn, core: core}, nil
+	return &Source{opts: o, http: hc, dynamic: dyn, core: core}, nil
 }
+
+// Close closes the source's idle connections: all of them once Run and
+// Lead have returned.
+func (s *Source) Close() { utilnet.CloseIdleConnectionsFor(s.http.Transport) }
 
 // Run follows the objects until ctx ends, calling changed with every
 // object after each change (after the first full read, and then at most
@@ -158,13 +177,18 @@ func (s *Source) Run(ctx context.Context, changed func([]Object)) error {
 	changed(s.read())
 	timer := time.NewTimer(settle)
 	timer.Stop()
+	pending := false // a steady stream of changes is still read every settle
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-			timer.Reset(settle)
+			if !pending {
+				pending = true
+				timer.Reset(settle)
+			}
 		case <-timer.C:
+			pending = false
 			changed(s.read())
 		}
 	}

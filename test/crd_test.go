@@ -667,10 +667,11 @@ func set(m map[string]any, path string, v any) {
 
 // TestCRDOverlay checks deploy/kubernetes/overlays/crd, rendered as
 // tpdns-crd.yaml: the CRD is the one of crd/, the pods run as the
-// ServiceAccount that the bindings name, the RBAC grants exactly what the
-// kubernetes source reads and writes, and the Corefile enables the source
-// with status and endpointslices. (TestDeployManifests checks the parts the
-// overlay shares with the base once it lists tpdns-crd.yaml.)
+// ServiceAccount that the bindings name and know their namespace
+// (POD_NAMESPACE, where the writer's Lease is), the RBAC grants exactly what
+// the kubernetes source reads and writes, and the Corefile enables the
+// source with status and endpointslices. (TestDeployManifests checks the
+// parts the overlay shares with the base: its row tpdns-crd.yaml.)
 func TestCRDOverlay(t *testing.T) {
 	objs := byKindName(manifestFile(t, "tpdns-crd.yaml"))
 
@@ -693,7 +694,15 @@ func TestCRDOverlay(t *testing.T) {
 	sa := objs["ServiceAccount/tpdns"]
 	require.NotNil(t, sa)
 	assert.Equal(t, "tpdns", at(objs["Deployment/tpdns"], "spec", "template", "spec", "serviceAccountName"))
-	for _, key := range []string{"ClusterRoleBinding/tpdns", "RoleBinding/tpdns-status"} {
+	var namespaceEnv any
+	for _, e := range list(objs["Deployment/tpdns"], "spec", "template", "spec", "containers", 0, "env") {
+		if e["name"] == "POD_NAMESPACE" {
+			namespaceEnv = e["valueFrom"]
+		}
+	}
+	assert.Equal(t, map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}, namespaceEnv,
+		"POD_NAMESPACE from the downward API")
+	for _, key := range []string{"ClusterRoleBinding/tpdns", "RoleBinding/tpdns-writer"} {
 		binding := objs[key]
 		require.NotNil(t, binding, key)
 		assert.Equal(t, []any{map[string]any{"kind": "ServiceAccount", "name": "tpdns", "namespace": "tpdns"}}, binding["subjects"], key)
@@ -717,21 +726,22 @@ func TestCRDOverlay(t *testing.T) {
 		}
 		return out
 	}
-	watch := []string{"get", "list", "watch"}
-	owned := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	// Exactly what the source does (test/kube's TestOverlayRBAC runs it
+	// with these rules): informers list and watch, the writer patches the
+	// status, keeps Services and EndpointSlices, records events.
+	watch := []string{"list", "watch"}
 	assert.Equal(t, map[string][]string{
 		"tpdns.io/thirdpartyservices":            watch,
-		"tpdns.io/thirdpartyservices/status":     {"update", "patch"},
+		"tpdns.io/thirdpartyservices/status":     {"patch"},
 		"tpdns.io/thirdpartyservices/finalizers": {"update"},
 		"/secrets":                               watch,
-		"/events":                                {"create", "patch"},
-		"events.k8s.io/events":                   {"create", "patch"},
-		"/services":                              owned,
-		"discovery.k8s.io/endpointslices":        owned,
+		"/events":                                {"create"},
+		"/services":                              {"get", "create", "update", "delete"},
+		"discovery.k8s.io/endpointslices":        {"list", "create", "update", "delete"},
 	}, rules("ClusterRole/tpdns"))
 	assert.Equal(t, map[string][]string{
-		"coordination.k8s.io/leases": {"get", "list", "watch", "create", "update"},
-	}, rules("Role/tpdns-status"))
+		"coordination.k8s.io/leases": {"get", "create", "update"},
+	}, rules("Role/tpdns-writer"))
 
 	// The namespaced variant grants the ClusterRole's rules, in a namespace.
 	b, err = os.ReadFile("../deploy/kubernetes/crd/rbac-namespaced.yaml")

@@ -152,6 +152,9 @@ func (tp *ThirdParty) stop() error {
 			tp.cancel()
 		}
 		tp.background.Wait()
+		if tp.kube != nil && tp.kube.src != nil {
+			tp.kube.src.Close()
+		}
 		tp.stopPolling()
 		tp.checker.Stop()
 		tp.guard.stop()
