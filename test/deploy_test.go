@@ -33,11 +33,17 @@ var deployVariants = []struct {
 	file, kustomization string
 	replicas            int
 	api, volume         bool // the registration API; a PersistentVolumeClaim (bolt)
+	kube                bool // the kubernetes source: the CRD, a ServiceAccount and its RBAC
 }{
-	{"tpdns.yaml", "base", 2, false, false},
-	{"tpdns-bolt.yaml", "overlays/bolt", 1, true, true},
-	{"tpdns-etcd.yaml", "overlays/etcd", 3, true, false},
+	{"tpdns.yaml", "base", 2, false, false, false},
+	{"tpdns-bolt.yaml", "overlays/bolt", 1, true, true, false},
+	{"tpdns-etcd.yaml", "overlays/etcd", 3, true, false, false},
+	{"tpdns-crd.yaml", "overlays/crd", 2, false, false, true},
 }
+
+// clusterScoped are the kinds of deploy/kubernetes that belong to no
+// namespace.
+var clusterScoped = map[any]bool{"Namespace": true, "CustomResourceDefinition": true, "ClusterRole": true, "ClusterRoleBinding": true}
 
 const deployDir = "../deploy/kubernetes"
 
@@ -116,7 +122,9 @@ func TestDeployManifests(t *testing.T) {
 			objs := byKindName(manifestFile(t, v.file))
 			for key, doc := range objs {
 				assert.NotEmpty(t, doc["apiVersion"], key)
-				if doc["kind"] != "Namespace" {
+				if clusterScoped[doc["kind"]] {
+					assert.Nil(t, at(doc, "metadata", "namespace"), "%s is cluster-scoped", key)
+				} else {
 					assert.Equal(t, "tpdns", at(doc, "metadata", "namespace"), key)
 				}
 			}
@@ -126,6 +134,10 @@ func TestDeployManifests(t *testing.T) {
 			}
 			if v.volume {
 				want = append(want, "PersistentVolumeClaim/tpdns-data")
+			}
+			if v.kube {
+				want = append(want, "CustomResourceDefinition/thirdpartyservices.tpdns.io", "ServiceAccount/tpdns",
+					"ClusterRole/tpdns", "ClusterRoleBinding/tpdns", "Role/tpdns-writer", "RoleBinding/tpdns-writer")
 			}
 			var got []string
 			for key := range objs {
@@ -145,6 +157,11 @@ func TestDeployManifests(t *testing.T) {
 			assert.Equal(t, labels, at(objs["PodDisruptionBudget/tpdns"], "spec", "selector", "matchLabels"))
 
 			pod := at(dep, "spec", "template", "spec")
+			if v.kube { // in-cluster credentials: the ServiceAccount the bindings name
+				assert.Equal(t, "tpdns", at(pod, "serviceAccountName"))
+			} else {
+				assert.Nil(t, at(pod, "serviceAccountName"))
+			}
 			containers := list(pod, "containers")
 			require.Len(t, containers, 1)
 			c := containers[0]
@@ -248,6 +265,11 @@ func TestDeployManifests(t *testing.T) {
 			}
 			if v.volume {
 				assert.Contains(t, corefile, "store bolt /var/lib/tpdns/")
+			}
+			if v.kube {
+				assert.Regexp(t, `(?m)^\s+kubernetes \{$`, corefile)
+			} else {
+				assert.NotRegexp(t, `(?m)^\s+kubernetes\b`, corefile)
 			}
 
 			// Valid, with the files it names at the pod's paths.
@@ -503,6 +525,12 @@ var kubeResources = []struct {
 	{"v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, []string{"pvc"}},
 	{"apps/v1", "deployments", "Deployment", true, []string{"deploy"}},
 	{"policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", true, []string{"pdb"}},
+	{"v1", "serviceaccounts", "ServiceAccount", true, []string{"sa"}},
+	{"apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", false, []string{"crd", "crds"}},
+	{"rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", false, nil},
+	{"rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", false, nil},
+	{"rbac.authorization.k8s.io/v1", "roles", "Role", true, nil},
+	{"rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", true, nil},
 }
 
 func newKubeAPI(t *testing.T) *kubeAPI {
@@ -618,7 +646,13 @@ func (k *kubeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/apis":
 		var groups []any
-		for _, gv := range []string{"apps/v1", "policy/v1"} {
+		seen := map[string]bool{}
+		for _, res := range kubeResources {
+			gv := res.groupVersion
+			if gv == "v1" || seen[gv] {
+				continue
+			}
+			seen[gv] = true
 			g, v, _ := strings.Cut(gv, "/")
 			ver := map[string]any{"groupVersion": gv, "version": v}
 			groups = append(groups, map[string]any{"name": g, "versions": []any{ver}, "preferredVersion": ver})
@@ -802,7 +836,7 @@ func TestDeployBillingExample(t *testing.T) {
 // lead somewhere.
 func TestDeployDocLinks(t *testing.T) {
 	link := regexp.MustCompile(`\]\(([^)#]+)[^)]*\)`)
-	for _, doc := range []string{"deploy/kubernetes/README.md", "coredns/README.md", "docs/coming-from-coredns-consul.md", "README.md"} {
+	for _, doc := range []string{"deploy/kubernetes/README.md", "coredns/README.md", "docs/coming-from-coredns-consul.md", "docs/kubernetes-source.md", "README.md"} {
 		b, err := os.ReadFile(filepath.Join("..", doc))
 		require.NoError(t, err)
 		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
