@@ -189,18 +189,25 @@ func (w *kubeWriter) lost() {
 	}
 }
 
-// run makes a pass after each change, gathered over kubeWriteSettle.
+// run makes a pass kubeWriteSettle after a change, gathering the changes
+// meanwhile; a steady stream of them (probes failing) still gets a pass
+// every kubeWriteSettle.
 func (w *kubeWriter) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	<-timer.C
+	pending := false
 	for {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-w.wake:
-			timer.Reset(kubeWriteSettle)
+			if !pending {
+				pending = true
+				timer.Reset(kubeWriteSettle)
+			}
 		case <-timer.C:
+			pending = false
 			w.pass()
 		}
 	}
