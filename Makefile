@@ -3,7 +3,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -X main.gitCommit=$(REVISION)
 FUZZTIME ?= 20s
 
-.PHONY: build install run coredns test test-tpdns test-coredns test-deps lint fuzz bench bench-scale bench-sharing bench-go kube-assets clean
+.PHONY: build install run coredns test test-tpdns test-tpdns-other test-tpdns-kube test-kube-assets test-coredns test-deps lint fuzz bench bench-scale bench-sharing bench-go kube-assets clean
 
 ## build: the tpdns and tpdnsctl binaries, in bin/
 build:
@@ -29,13 +29,40 @@ run: build
 ## the race detector and, alongside them, the coredns/ module's (its conformance test
 ## runs one table against tpdns and the CoreDNS build). Packages run in parallel:
 ## servers under test take loopback ports from test.FreePort (test/freeport), which
-## reserves each one against every other test process.
+## reserves each one against every other test process. The tests that run a Kubernetes
+## control plane (test/kubetest) run with KUBEBUILDER_ASSETS set, once kube-apiserver
+## and etcd are built (make kube-assets): a machine without them builds them
+## alongside the other tests, a fresh machine's longest step. -k: one failure does
+## not keep the other tests from running.
 test: test-deps
-	$(MAKE) --no-print-directory --output-sync=target -j2 test-tpdns test-coredns
+	@GO=$(GO) ./scripts/kube-assets.sh --plan
+	$(MAKE) --no-print-directory --output-sync=target -k -j3 test-tpdns test-coredns
 
-test-tpdns:
+# KUBETEST_PKGS are the main module's packages whose tests start a Kubernetes
+# control plane: those importing test/kubetest (directly or not), and its own.
+# Computed when first needed, once (go list takes seconds): the eval makes the
+# variable simple on first use.
+KUBETEST := github.com/tpdns/tpdns/test/kubetest
+KUBETEST_PKGS = $(eval KUBETEST_PKGS := $$(shell $(GO) list -test -f '{{if .ForTest}}{{if eq .ForTest "$(KUBETEST)"}}{{.ForTest}}{{"\n"}}{{end}}{{range .Deps}}{{if eq . "$(KUBETEST)"}}{{$$$$.ForTest}}{{"\n"}}{{end}}{{end}}{{end}}' ./... | sort -u))$(KUBETEST_PKGS)
+
+## test-tpdns: the main module's tests, those of KUBETEST_PKGS once kube-apiserver and
+## etcd are built
+test-tpdns: test-tpdns-other test-tpdns-kube
+
+test-tpdns-other:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $(filter-out $(KUBETEST_PKGS),$(shell $(GO) list ./...))
+
+test-tpdns-kube: test-kube-assets
+	@test -n "$(KUBETEST_PKGS)" || { echo "test-tpdns-kube: no package imports $(KUBETEST) (go list failed?)" >&2; exit 1; }
+	assets=$$(GO=$(GO) ./scripts/kube-assets.sh) && \
+	KUBEBUILDER_ASSETS=$$assets $(GO) test -race -count=1 $(KUBETEST_PKGS)
+
+# The build's output shows once it is done (--output-sync); `test` says first
+# what it is about to build. It runs at the tests' priority: niced, it starved
+# on a machine shared with other work (the tests cope with a busy machine).
+test-kube-assets:
+	@GO=$(GO) ./scripts/kube-assets.sh >/dev/null
 
 test-coredns:
 	cd coredns && $(GO) vet ./... && $(GO) test -count=1 ./...
@@ -87,8 +114,9 @@ bench-go:
 
 ## kube-assets: kube-apiserver and etcd for the tests that run a Kubernetes control
 ## plane (test/kubetest), built from kube/assets/ into a cache directory outside the
-## clone named after their versions (kept between runs; 10 to 20 CPU-minutes and 2.5 GB cold, nothing
-## when built); prints the directory: export KUBEBUILDER_ASSETS=$$(make -s kube-assets)
+## clone named after their versions (kept between runs; about 16 CPU-minutes and 2.5 GB
+## cold, nothing when built); prints the directory:
+## export KUBEBUILDER_ASSETS=$$(make -s kube-assets)
 kube-assets:
 	@GO=$(GO) ./scripts/kube-assets.sh
 
