@@ -2,7 +2,6 @@ package kubesource_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,15 +21,8 @@ import (
 	"github.com/tpdns/tpdns/test/kubetest"
 )
 
-// TestMain runs the tests on one control plane, then checks that nothing
-// they started (informers, servers) is left running.
 func TestMain(m *testing.M) {
-	code := kubetest.Main(m, kubetest.Options{CRDPaths: []string{"../deploy/kubernetes/crd/thirdpartyservices.yaml"}})
-	if err := goleak.Find(); code == 0 && err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(kubetest.Main(m, kubetest.Options{CRDPaths: []string{"../deploy/kubernetes/crd/thirdpartyservices.yaml"}}))
 }
 
 // seen keeps the objects the source told of last.

@@ -18,7 +18,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,15 +33,8 @@ import (
 	"github.com/tpdns/tpdns/test/kubetest"
 )
 
-// TestMain runs the tests on one control plane, then checks that nothing
-// they started (informers, servers) is left running.
 func TestMain(m *testing.M) {
-	code := kubetest.Main(m, kubetest.Options{CRDPaths: []string{"../../deploy/kubernetes/crd/thirdpartyservices.yaml"}})
-	if err := goleak.Find(); code == 0 && err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(kubetest.Main(m, kubetest.Options{CRDPaths: []string{"../../deploy/kubernetes/crd/thirdpartyservices.yaml"}}))
 }
 
 // answers returns the A records of name, sorted, and the rcode.

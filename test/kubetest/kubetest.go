@@ -24,8 +24,8 @@
 // 127.0.0.1 only; etcd listens on loopback too. The kubectl binary is not
 // needed: envtest only runs it on request.
 //
-// Stop leaves no goroutine behind: a package may check with goleak after
-// Main returns (the package's own test does).
+// Stop leaves no goroutine behind, and Main checks that the tests left none
+// either.
 package kubetest
 
 import (
@@ -40,6 +40,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -243,10 +244,11 @@ var shared struct {
 }
 
 // Main starts one control plane for a test package, runs its tests and
-// stops the control plane; it returns the exit code for os.Exit. Tests get
-// the control plane from Require. Without KUBEBUILDER_ASSETS the tests still
-// run, and Require skips (or under CI=true fails) the ones that need it; a
-// control plane that fails to start fails them.
+// stops the control plane, then fails the package if a goroutine the tests
+// started is left running (goleak); it returns the exit code for os.Exit.
+// Tests get the control plane from Require. Without KUBEBUILDER_ASSETS the
+// tests still run, and Require skips (or under CI=true fails) the ones that
+// need it; a control plane that fails to start fails them.
 func Main(m *testing.M, opts Options) int {
 	cp, err := Start(opts)
 	shared.mu.Lock()
@@ -269,6 +271,12 @@ func Main(m *testing.M, opts Options) int {
 			code = 1
 		} else {
 			fmt.Fprintf(os.Stderr, "kubetest: control plane stopped in %s\n", time.Since(began).Round(time.Millisecond))
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "kubetest: left running after the tests:", err)
+			code = 1
 		}
 	}
 	return code

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,14 +37,7 @@ const (
 var widgets = schema.GroupVersionResource{Group: "kubetest.tpdns.io", Version: "v1", Resource: "widgets"}
 
 func TestMain(m *testing.M) {
-	code := kubetest.Main(m, kubetest.Options{CRDPaths: []string{"testdata"}})
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(kubetest.Main(m, kubetest.Options{CRDPaths: []string{"testdata"}}))
 }
 
 // TestControlPlane creates, reads, updates (status) and deletes an object of
