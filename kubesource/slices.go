@@ -86,11 +86,6 @@ func (s *Source) SyncEndpoints(ctx context.Context, o Object, valid bool, ports 
 			if apierrors.IsNotFound(err) {
 				err = nil
 			}
-		case cur.AddressType != w.AddressType:
-			// The address type of a slice cannot change.
-			if err = api.Delete(ctx, cur.Name, metav1.DeleteOptions{}); err == nil {
-				_, err = api.Create(ctx, w, metav1.CreateOptions{FieldManager: FieldManager})
-			}
 		case !apiequality.Semantic.DeepEqual(cur.Endpoints, w.Endpoints) || !apiequality.Semantic.DeepEqual(cur.Ports, w.Ports) ||
 			!apiequality.Semantic.DeepEqual(cur.OwnerReferences, w.OwnerReferences):
 			cur.Endpoints, cur.Ports, cur.OwnerReferences = w.Endpoints, w.Ports, w.OwnerReferences

@@ -79,12 +79,9 @@ func tps(namespace, name string, endpoints ...string) *unstructured.Unstructured
 }
 
 func TestObjectsAnswerInDNS(t *testing.T) {
-	cp := kubetest.Require(t)
+	cp, core, objects := inNamespace(t, "finance")
 	ctx := context.Background()
-	core := kubernetes.NewForConfigOrDie(cp.Config)
-	_, err := core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "finance"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	objects := dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("finance")
+	var err error
 
 	port := test.FreePort(t)
 	dir := t.TempDir()
@@ -186,13 +183,10 @@ func waitCondition(t *testing.T, objects dynamic.ResourceInterface, name, typ, s
 // TestSecretsFromASecret serves the keys of the Secret an object names to
 // the clients of secrets_allow only, and follows the Secret's changes.
 func TestSecretsFromASecret(t *testing.T) {
-	cp := kubetest.Require(t)
+	cp, core, objects := inNamespace(t, "vaults")
 	ctx := context.Background()
-	core := kubernetes.NewForConfigOrDie(cp.Config)
-	_, err := core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vaults"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
 	secrets := core.CoreV1().Secrets("vaults")
-	_, err = secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "oracle-vaults"},
+	_, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "oracle-vaults"},
 		Data: map[string][]byte{"DB_PASSWORD": []byte("s3cret")}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
@@ -204,7 +198,7 @@ func TestSecretsFromASecret(t *testing.T) {
 	u.Object["spec"].(map[string]any)["connection"] = map[string]any{"DB_USER": "app"}
 	u.Object["spec"].(map[string]any)["secretsFrom"] = map[string]any{"secretName": "oracle-vaults"}
 	u.Object["spec"].(map[string]any)["secrets_allow"] = []any{"127.0.0.2/32"}
-	_, err = dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("vaults").Create(ctx, u, metav1.CreateOptions{})
+	_, err = objects.Create(ctx, u, metav1.CreateOptions{})
 	require.NoError(t, err)
 	waitAnswers(t, addr, "oracle.vaults.tp.internal.", "192.0.2.40")
 
@@ -234,4 +228,16 @@ func TestSecretsFromASecret(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	assert.Equal(t, []string{"DB_USER=app"}, txt("127.0.0.1"))
+}
+
+// inNamespace creates namespace on the package's control plane and returns
+// the control plane, a clientset and the ThirdPartyService objects of the
+// namespace.
+func inNamespace(t *testing.T, namespace string) (*kubetest.ControlPlane, kubernetes.Interface, dynamic.ResourceInterface) {
+	t.Helper()
+	cp := kubetest.Require(t)
+	core := kubernetes.NewForConfigOrDie(cp.Config)
+	_, err := core.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return cp, core, dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace(namespace)
 }

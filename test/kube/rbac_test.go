@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -62,8 +61,7 @@ func TestOverlayRBAC(t *testing.T) {
 		CurrentContext: "tpdns",
 	}, kubeconfig))
 
-	_, err = core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	_, _, objects := inNamespace(t, "apps")
 	_, err = core.CoreV1().Secrets("apps").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Data: map[string][]byte{"API_KEY": []byte("k")}}, metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -73,7 +71,6 @@ func TestOverlayRBAC(t *testing.T) {
 	test.Start(t, fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  kubernetes %s {\n   status\n   endpointslices\n  }\n }\n}\n", port, kubeconfig))
 	addr := "127.0.0.1:" + port
 
-	objects := dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("apps")
 	u := tps("apps", "web", "192.0.2.70")
 	u.Object["spec"].(map[string]any)["ports"] = []any{map[string]any{"name": "http", "port": int64(80)}}
 	u.Object["spec"].(map[string]any)["secretsFrom"] = map[string]any{"secretName": "web"}

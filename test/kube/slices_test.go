@@ -12,16 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tpdns/tpdns/config"
 	"github.com/tpdns/tpdns/kubesource"
 	"github.com/tpdns/tpdns/plugin/thirdparty"
 	"github.com/tpdns/tpdns/test"
-	"github.com/tpdns/tpdns/test/kubetest"
 )
 
 // TestEndpointSlicesListTheHealthyEndpoints follows health changes into
@@ -30,11 +26,8 @@ import (
 // another replica sharing the probing on etcd (health_sharing), named so
 // that it owns every endpoint: this replica probes none of them.
 func TestEndpointSlicesListTheHealthyEndpoints(t *testing.T) {
-	cp := kubetest.Require(t)
+	cp, core, objects := inNamespace(t, "shared")
 	ctx := context.Background()
-	core := kubernetes.NewForConfigOrDie(cp.Config)
-	_, err := core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shared"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
 	e := test.StartEtcd(t)
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint}, Logger: zap.NewNop()})
 	require.NoError(t, err)
@@ -81,7 +74,7 @@ func TestEndpointSlicesListTheHealthyEndpoints(t *testing.T) {
 		return strings.Contains(test.Scrape(t, metrics), "\ntpdns_thirdparty_sharing_replicas 2\n"), ""
 	})
 
-	_, err = dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("shared").Create(ctx, u, metav1.CreateOptions{})
+	_, err = objects.Create(ctx, u, metav1.CreateOptions{})
 	require.NoError(t, err)
 	waitAnswers(t, addr, "db.shared.tp.internal.", "192.0.2.10")
 	slicesAre := func(what, want string) {

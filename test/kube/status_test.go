@@ -17,12 +17,10 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tpdns/tpdns/kubesource"
 	"github.com/tpdns/tpdns/test"
-	"github.com/tpdns/tpdns/test/kubetest"
 )
 
 // kubectlGetTPS returns the HEALTHY and TOTAL columns of `kubectl get tps`
@@ -62,12 +60,9 @@ func sliceAddresses(t *testing.T, core kubernetes.Interface, namespace, name str
 // endpoint into `kubectl get tps` (status), and checks the object's
 // Service (endpointslices).
 func TestStatusAndEndpointSlices(t *testing.T) {
-	cp := kubetest.Require(t)
+	cp, core, objects := inNamespace(t, "legacy")
 	ctx := context.Background()
-	core := kubernetes.NewForConfigOrDie(cp.Config)
-	_, err := core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	objects := dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("legacy")
+	var err error
 
 	// The database: 127.0.0.1 listens, 127.0.0.2 refuses.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

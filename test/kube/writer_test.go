@@ -7,27 +7,20 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tpdns/tpdns/kubesource"
 	"github.com/tpdns/tpdns/server"
 	"github.com/tpdns/tpdns/test"
-	"github.com/tpdns/tpdns/test/kubetest"
 )
 
 // TestOneWriterTakesOver runs two replicas: the one holding the Lease
 // writes (one event per object, not two), and when it stops the other
 // takes the Lease over at once and writes.
 func TestOneWriterTakesOver(t *testing.T) {
-	cp := kubetest.Require(t)
+	cp, core, objects := inNamespace(t, "failover")
 	ctx := context.Background()
-	core := kubernetes.NewForConfigOrDie(cp.Config)
-	_, err := core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "failover"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	objects := dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace("failover")
+	var err error
 	corefile := func(port string) string {
 		return fmt.Sprintf("tp.internal:%s {\n bind 127.0.0.1\n thirdparty {\n  kubernetes %s {\n   namespaces failover\n  }\n }\n}\n", port, cp.KubeconfigPath)
 	}
