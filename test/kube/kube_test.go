@@ -5,6 +5,7 @@ package kube_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
@@ -21,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -94,10 +96,7 @@ func TestObjectsAnswerInDNS(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("created: answered after %s", waitAnswers(t, addr, "oracle.finance.tp.internal.", "192.0.2.10"))
 
-	u, err := objects.Get(ctx, "oracle", metav1.GetOptions{})
-	require.NoError(t, err)
-	require.NoError(t, unstructured.SetNestedSlice(u.Object, []any{map[string]any{"address": "192.0.2.10"}, map[string]any{"address": "192.0.2.11"}}, "spec", "endpoints"))
-	_, err = objects.Update(ctx, u, metav1.UpdateOptions{})
+	setEndpoints(t, objects, "oracle", "192.0.2.10", "192.0.2.11")
 	require.NoError(t, err)
 	t.Logf("edited: answered after %s", waitAnswers(t, addr, "oracle.finance.tp.internal.", "192.0.2.10", "192.0.2.11"))
 
@@ -138,15 +137,12 @@ func TestObjectsAnswerInDNS(t *testing.T) {
 		`spec.endpoints[0].address: "not an address" is not an IP address, and not a host name: label "not an address" has ' '; only letters, digits and hyphens are allowed`)
 	waitCondition(t, objects, "held", kubesource.ConditionServed, "False", kubesource.ReasonClash, "the name held.finance is already used by the registry file's service held.finance")
 	waitCondition(t, objects, "after", kubesource.ConditionServed, "True", kubesource.ReasonServed, "answered as after.finance")
-	u, err = objects.Get(ctx, "after", metav1.GetOptions{})
+	u, err := objects.Get(ctx, "after", metav1.GetOptions{})
 	require.NoError(t, err)
 	status, _, _ := unstructured.NestedMap(u.Object, "status")
 	require.ElementsMatch(t, []string{"conditions", "observedGeneration"}, slices.Collect(maps.Keys(status)), "without status, no health")
 	// Fixed, the object is served, and its status says so.
-	u, err = objects.Get(ctx, "broken", metav1.GetOptions{})
-	require.NoError(t, err)
-	require.NoError(t, unstructured.SetNestedSlice(u.Object, []any{map[string]any{"address": "192.0.2.21"}}, "spec", "endpoints"))
-	_, err = objects.Update(ctx, u, metav1.UpdateOptions{})
+	setEndpoints(t, objects, "broken", "192.0.2.21")
 	require.NoError(t, err)
 	waitAnswers(t, addr, "broken.finance.tp.internal.", "192.0.2.21")
 	waitCondition(t, objects, "broken", kubesource.ConditionValid, "True", kubesource.ReasonValid, "the spec is valid")
@@ -240,4 +236,18 @@ func inNamespace(t *testing.T, namespace string) (*kubetest.ControlPlane, kubern
 	_, err := core.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	return cp, core, dynamic.NewForConfigOrDie(cp.Config).Resource(kubesource.GVR).Namespace(namespace)
+}
+
+// setEndpoints edits the object's endpoints with a merge patch: unlike a
+// read and an update, it does not race with tpdns writing the status.
+func setEndpoints(t *testing.T, objects dynamic.ResourceInterface, name string, addresses ...string) {
+	t.Helper()
+	var eps []any
+	for _, a := range addresses {
+		eps = append(eps, map[string]any{"address": a})
+	}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"endpoints": eps}})
+	require.NoError(t, err)
+	_, err = objects.Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
 }
